@@ -1,0 +1,156 @@
+//! Rendering settings as tmux config text that cannot be injected into.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use crate::{Error, Result, ServerConfig};
+
+/// Characters that tmux reads literally in an unquoted word, anywhere in it.
+fn is_bare(ch: char) -> bool {
+    ch.is_ascii_alphanumeric()
+        || matches!(
+            ch,
+            '-' | '_' | '.' | '/' | ':' | '+' | '@' | '%' | ',' | '='
+        )
+}
+
+/// Quotes an option value so that tmux 2.4 reads it back as exactly one argument equal
+/// to `value`.
+///
+/// Values made of letters, digits and `-_./:+@%,=` are returned as they are; others
+/// are single-quoted, or double-quoted with `\`, `"` and `$` escaped when they hold a
+/// `'`. A trailing `;` (which tmux reads as a command separator even inside quotes)
+/// is written as `\;`.
+///
+/// # Errors
+///
+/// [`Error::ControlCharacter`] if `value` holds a control character (a newline
+/// would start a new command; tmux cannot read most others back from a file).
+pub fn quote(value: &str) -> Result<Cow<'_, str>> {
+    if let Some(ch) = value.chars().find(|c| c.is_control()) {
+        return Err(Error::ControlCharacter {
+            value: value.to_owned(),
+            ch,
+        });
+    }
+    if !value.is_empty() && value.chars().all(is_bare) {
+        return Ok(Cow::Borrowed(value));
+    }
+    // See: cmd-list.c cmd_list_parse - an argument ending in ';' ends the command unless
+    // the ';' follows a '\', which is then dropped.
+    let (body, semicolon) = match value.strip_suffix(';') {
+        Some(body) => (body, "\\;"),
+        None => (value, ""),
+    };
+    let mut out = String::with_capacity(value.len() + 4);
+    if !body.contains('\'') {
+        // Single quotes: nothing inside is special (cmd-string.c cmd_string_string, esc = 0).
+        out.push('\'');
+        out.push_str(body);
+        out.push_str(semicolon);
+        out.push('\'');
+    } else {
+        // Double quotes: '\' escapes the next character, '$' expands a variable.
+        out.push('"');
+        for ch in body.chars() {
+            if matches!(ch, '\\' | '"' | '$') {
+                out.push('\\');
+            }
+            out.push(ch);
+        }
+        if !semicolon.is_empty() {
+            out.push_str("\\\\;");
+        }
+        out.push('"');
+    }
+    Ok(Cow::Owned(out))
+}
+
+/// Renders one `set -g NAME VALUE` line, newline included.
+///
+/// # Errors
+///
+/// [`Error::ControlCharacter`] from [`quote`].
+pub fn render_option(name: &str, value: &str) -> Result<String> {
+    Ok(format!("set -g {} {}\n", quote(name)?, quote(value)?))
+}
+
+/// Renders the four server settings as `~/.tmate.conf` lines:
+///
+/// ```text
+/// set -g tmate-server-host H
+/// set -g tmate-server-port P
+/// set -g tmate-server-rsa-fingerprint SHA256:...
+/// set -g tmate-server-ed25519-fingerprint SHA256:...
+/// ```
+#[must_use]
+pub fn render(cfg: &ServerConfig) -> String {
+    let mut out = String::with_capacity(256);
+    for (name, value) in cfg.options() {
+        // Hosts, ports and fingerprints are validated and consist of bare characters.
+        let value = quote(&value).unwrap_or(Cow::Borrowed("''"));
+        let _ = writeln!(out, "set -g {name} {value}");
+    }
+    out
+}
+
+/// Renders the `get-server-config` action result exactly as the original Python charm
+/// did: a newline, then the [`render`] lines.
+#[must_use]
+pub fn render_action(cfg: &ServerConfig) -> String {
+    let mut out = String::from("\n");
+    out.push_str(&render(cfg));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RSA: &str = "SHA256:Hthk2T/M/Ivqfk1YYUn5ijC2Att3+UPzD7Rn72P5VWs";
+    const ED25519: &str = "SHA256:jfttvoypkHiQYUqUCwKeqd9d1fJj/ZiQlFOHVl6E9sI";
+
+    #[test]
+    fn renders_the_four_lines() {
+        let cfg = ServerConfig::new("10.1.2.3", 10022, RSA, ED25519).unwrap();
+        let expected = format!(
+            "set -g tmate-server-host 10.1.2.3\nset -g tmate-server-port 10022\n\
+             set -g tmate-server-rsa-fingerprint {RSA}\nset -g tmate-server-ed25519-fingerprint {ED25519}\n"
+        );
+        assert_eq!(render(&cfg), expected);
+        assert_eq!(render_action(&cfg), format!("\n{expected}"));
+    }
+
+    #[test]
+    fn quotes_what_tmux_would_misread() {
+        let cases = [
+            ("plain", "plain"),
+            ("", "''"),
+            ("a b", "'a b'"),
+            ("#x", "'#x'"),
+            ("~/id", "'~/id'"),
+            ("$HOME", "'$HOME'"),
+            ("it's", "\"it's\""),
+            ("it's $x \\ \"q\"", "\"it's \\$x \\\\ \\\"q\\\"\""),
+            ("a;", "'a\\;'"),
+            ("a\\;", "'a\\\\;'"),
+            ("'a;", "\"'a\\\\;\""),
+            ("x\\", "'x\\'"),
+            ("é", "'é'"),
+        ];
+        for (value, quoted) in cases {
+            assert_eq!(quote(value).unwrap(), quoted, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn refuses_control_characters() {
+        assert_eq!(
+            quote("a\nset -g x y").unwrap_err().to_string(),
+            "option value \"a\\nset -g x y\" contains control character '\\n'"
+        );
+        for bad in ["\r", "\t", "\0", "\u{7f}", "\u{85}"] {
+            assert!(quote(bad).is_err(), "{bad:?}");
+        }
+    }
+}
