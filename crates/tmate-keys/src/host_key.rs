@@ -21,6 +21,10 @@ pub const PUB_SUFFIX: &str = ".pub";
 const RSA_NAME: &str = "rsa";
 /// `KeyKind::Ed25519` name.
 const ED25519_NAME: &str = "ed25519";
+/// SSH key type name of RSA keys.
+const RSA_SSH_NAME: &str = "ssh-rsa";
+/// SSH key type name of Ed25519 keys.
+const ED25519_SSH_NAME: &str = "ssh-ed25519";
 /// Key size `ssh-keygen -l` prints for Ed25519.
 const ED25519_BITS: u32 = 256;
 
@@ -68,8 +72,8 @@ impl KeyKind {
     #[must_use]
     pub fn ssh_name(self) -> &'static str {
         match self {
-            Self::Rsa => "ssh-rsa",
-            Self::Ed25519 => "ssh-ed25519",
+            Self::Rsa => RSA_SSH_NAME,
+            Self::Ed25519 => ED25519_SSH_NAME,
         }
     }
 }
@@ -242,7 +246,19 @@ impl HostKey {
     /// inconsistent, [`Error::EncryptedPrivateKey`] if it has a passphrase,
     /// [`Error::UnsupportedKeyType`] for other key types.
     pub fn from_openssh(text: &str) -> Result<Self> {
-        let key = PrivateKey::from_openssh(text).map_err(Error::InvalidPrivateKey)?;
+        let key = PrivateKey::from_openssh(text).map_err(|source| {
+            // ssh-key is built without ECDSA/DSA support, so it cannot parse those keys; the
+            // public key in the clear says what they are.
+            match crate::PublicKeyLine::from_private_openssh(text) {
+                Ok(public) if ![RSA_SSH_NAME, ED25519_SSH_NAME].contains(&public.algorithm()) => {
+                    Error::UnsupportedKeyType {
+                        path: None,
+                        found: public.algorithm().to_owned(),
+                    }
+                }
+                _ => Error::InvalidPrivateKey(source),
+            }
+        })?;
         if key.is_encrypted() {
             return Err(Error::EncryptedPrivateKey { path: None });
         }
@@ -452,5 +468,128 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.to_string(), "not an OpenSSH private key");
         assert!(!format!("{err:?}").contains("c2VjcmV0"));
+    }
+
+    fn testdata(name: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata")
+            .join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn ssh_keygen_keys_reproduce_ssh_keygen_y() {
+        for name in [
+            "rsa2048",
+            "rsa3072",
+            "rsa3072_nocomment",
+            "ed25519",
+            "ed25519_nocomment",
+        ] {
+            let key = HostKey::from_openssh(&testdata(name)).unwrap();
+            assert_eq!(key.public_line(), testdata(&format!("{name}.y")), "{name}");
+            let l = testdata(&format!("{name}.pub.sha256"));
+            let mut fields = l.split(' ');
+            assert_eq!(fields.next().unwrap(), key.bits().to_string());
+            assert_eq!(
+                fields.next().unwrap(),
+                key.fingerprint(HashAlg::Sha256).to_string()
+            );
+        }
+    }
+
+    #[test]
+    fn other_key_types_are_refused() {
+        for (name, found) in [
+            ("ecdsa256", "ecdsa-sha2-nistp256"),
+            ("ecdsa521", "ecdsa-sha2-nistp521"),
+            ("dsa1024", "ssh-dss"),
+        ] {
+            let err = HostKey::from_openssh(&testdata(name)).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("private key: unsupported host key type {found} (use rsa or ed25519)")
+            );
+        }
+        let err = HostKey::from_openssh(&testdata("encrypted_ed25519")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "private key: private key is encrypted (tmate-ssh-server needs an unencrypted key)"
+        );
+    }
+
+    #[test]
+    fn corrupt_rsa_key_is_refused() {
+        // Swap one base64 character inside the private section of a real key.
+        let text = testdata("rsa2048");
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        let middle = lines.len() / 2 + 3;
+        let flipped: String = lines[middle]
+            .chars()
+            .enumerate()
+            .map(|(i, c)| {
+                if i == 10 {
+                    if c == 'A' { 'B' } else { 'A' }
+                } else {
+                    c
+                }
+            })
+            .collect();
+        lines[middle] = flipped;
+        let err = HostKey::from_openssh(&(lines.join("\n") + "\n")).unwrap_err();
+        assert_eq!(err.to_string(), "not an OpenSSH private key");
+    }
+
+    /// Runs the real `ssh-keygen` (fails, not skips, when it is missing).
+    fn ssh_keygen(args: &[&str]) -> String {
+        let out = std::process::Command::new("ssh-keygen")
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("ssh-keygen is required for this test (apt install openssh-client): {e}")
+            });
+        assert!(
+            out.status.success(),
+            "ssh-keygen {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[test]
+    fn real_ssh_keygen_reads_our_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rng = TestRng(11);
+        for (name, key) in [
+            ("ed", HostKey::generate_ed25519(&mut rng).unwrap()),
+            (
+                "rsa2048",
+                HostKey::generate_rsa(RsaBits::try_from(2048).unwrap(), &mut rng).unwrap(),
+            ),
+            (
+                "rsa3072",
+                HostKey::generate_rsa(RsaBits::default(), &mut rng).unwrap(),
+            ),
+        ] {
+            let path = dir.path().join(name);
+            let mut file = std::fs::OpenOptions::new();
+            std::os::unix::fs::OpenOptionsExt::mode(file.write(true).create_new(true), 0o600);
+            std::io::Write::write_all(
+                &mut file.open(&path).unwrap(),
+                key.to_openssh().unwrap().as_bytes(),
+            )
+            .unwrap();
+            let path = path.to_str().unwrap();
+            assert_eq!(ssh_keygen(&["-y", "-f", path]), key.public_line(), "{name}");
+            let l = ssh_keygen(&["-l", "-E", "sha256", "-f", path]);
+            // A private key file with an empty comment: ssh-keygen prints the empty comment.
+            let expected = format!(
+                "{} {}  ({})\n",
+                key.bits(),
+                key.fingerprint(HashAlg::Sha256),
+                key.kind().as_str().to_uppercase()
+            );
+            assert_eq!(l, expected, "{name}");
+        }
     }
 }

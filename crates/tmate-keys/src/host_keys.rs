@@ -640,3 +640,445 @@ fn sync_dir(dir: &Path) -> Result<()> {
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io(dir, "sync directory", e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_rng::TestRng;
+    use std::os::unix::fs::symlink;
+
+    const ED: &str = crate::ED25519_KEY_FILE;
+    const RSA: &str = crate::RSA_KEY_FILE;
+
+    /// 2048-bit RSA keeps these tests quick; the size itself is tested elsewhere.
+    fn opts() -> EnsureOptions {
+        EnsureOptions {
+            rsa_bits: RsaBits::try_from(2048).unwrap(),
+        }
+    }
+
+    fn mode(path: &Path) -> u32 {
+        fs::symlink_metadata(path).unwrap().mode() & MODE_MASK
+    }
+
+    /// Name and content of every file in `dir`, to prove nothing changed.
+    fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>, u32)> {
+        let mut files: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let content = fs::read(e.path()).unwrap_or_default();
+                (
+                    e.file_name().into_string().unwrap(),
+                    content,
+                    mode(&e.path()),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    fn ensured(seed: u64) -> (tempfile::TempDir, HostKeys, EnsureReport) {
+        let tmp = tempfile::tempdir().unwrap();
+        let keys = HostKeys::new(tmp.path().join("keys"));
+        let report = keys.ensure(&opts(), &mut TestRng(seed)).unwrap();
+        (tmp, keys, report)
+    }
+
+    #[test]
+    fn ensure_creates_everything_with_the_right_modes() {
+        let (_tmp, keys, report) = ensured(1);
+        let dir = keys.dir();
+        assert_eq!(
+            report.created,
+            [
+                dir.join(RSA),
+                dir.join(format!("{RSA}.pub")),
+                dir.join(ED),
+                dir.join(format!("{ED}.pub"))
+            ]
+        );
+        assert!(report.repaired.is_empty());
+        assert_eq!(mode(dir), DIR_MODE);
+        assert_eq!(mode(&dir.join(RSA)), PRIVATE_KEY_MODE);
+        assert_eq!(mode(&dir.join(ED)), PRIVATE_KEY_MODE);
+        assert_eq!(mode(&dir.join(format!("{ED}.pub"))), PUBLIC_KEY_MODE);
+        assert_eq!(report.keys.rsa.bits, 2048);
+        assert_eq!(report.keys.ed25519.bits, 256);
+        assert_eq!(
+            fs::read_to_string(dir.join(format!("{ED}.pub"))).unwrap(),
+            report.keys.ed25519.public_line
+        );
+        assert_eq!(report.keys.get(KeyKind::Rsa), &report.keys.rsa);
+        assert_eq!(keys.missing().unwrap(), []);
+        assert_eq!(keys.load().unwrap(), report.keys);
+        // No temp file left behind.
+        assert_eq!(snapshot(dir).len(), 4);
+    }
+
+    #[test]
+    fn seeded_ensure_is_reproducible() {
+        let (_a, _, first) = ensured(7);
+        let (_b, _, second) = ensured(7);
+        assert_eq!(first.keys.rsa.sha256, second.keys.rsa.sha256);
+        assert_eq!(
+            first.keys.ed25519.public_line,
+            second.keys.ed25519.public_line
+        );
+    }
+
+    #[test]
+    fn second_ensure_changes_nothing() {
+        let (_tmp, keys, report) = ensured(2);
+        let before = snapshot(keys.dir());
+        let again = keys.ensure(&opts(), &mut TestRng(99)).unwrap();
+        assert!(again.created.is_empty() && again.repaired.is_empty());
+        assert_eq!(again.keys, report.keys);
+        assert_eq!(snapshot(keys.dir()), before);
+    }
+
+    #[test]
+    fn missing_key_is_created_and_the_other_kept() {
+        let (_tmp, keys, report) = ensured(3);
+        fs::remove_file(keys.dir().join(ED)).unwrap();
+        fs::remove_file(keys.dir().join(format!("{ED}.pub"))).unwrap();
+        assert_eq!(keys.missing().unwrap(), [KeyKind::Ed25519]);
+        let again = keys.ensure(&opts(), &mut TestRng(4)).unwrap();
+        assert_eq!(again.created.len(), 2);
+        assert_eq!(again.keys.rsa, report.keys.rsa);
+        assert_ne!(again.keys.ed25519.sha256, report.keys.ed25519.sha256);
+    }
+
+    #[test]
+    fn missing_pub_is_recreated_from_the_private_key() {
+        let (_tmp, keys, report) = ensured(5);
+        let public = keys.dir().join(format!("{RSA}.pub"));
+        fs::remove_file(&public).unwrap();
+        // load() is read-only and does not need the .pub.
+        assert_eq!(keys.load().unwrap(), report.keys);
+        assert!(!public.exists());
+        let again = keys.ensure(&opts(), &mut TestRng(6)).unwrap();
+        assert_eq!(again.repaired, [Repair::RecreatedPublicKey(public.clone())]);
+        assert!(again.created.is_empty());
+        assert_eq!(
+            fs::read_to_string(&public).unwrap(),
+            report.keys.rsa.public_line
+        );
+        assert_eq!(mode(&public), PUBLIC_KEY_MODE);
+    }
+
+    #[test]
+    fn loose_private_key_mode_is_tightened() {
+        let (_tmp, keys, _) = ensured(8);
+        let private = keys.dir().join(ED);
+        fs::set_permissions(&private, Permissions::from_mode(0o644)).unwrap();
+        let again = keys.ensure(&opts(), &mut TestRng(9)).unwrap();
+        assert_eq!(
+            again.repaired,
+            [Repair::TightenedMode {
+                path: private.clone(),
+                old_mode: 0o644
+            }]
+        );
+        assert_eq!(mode(&private), PRIVATE_KEY_MODE);
+    }
+
+    #[test]
+    fn stale_temp_files_are_removed() {
+        let (_tmp, keys, _) = ensured(10);
+        let stale = keys.dir().join(format!(".{ED}{TEMP_MARKER}12345"));
+        fs::write(&stale, "half a key").unwrap();
+        let unrelated = keys.dir().join(".other.tmp.1");
+        fs::write(&unrelated, "not ours").unwrap();
+        let again = keys.ensure(&opts(), &mut TestRng(11)).unwrap();
+        assert_eq!(again.repaired, [Repair::RemovedStaleTemp(stale.clone())]);
+        assert!(!stale.exists());
+        assert!(unrelated.exists());
+    }
+
+    #[test]
+    fn interrupted_run_is_finished_with_the_surviving_key() {
+        // A SIGKILL after the private key was linked into place but before its .pub.
+        let (_tmp, keys, report) = ensured(12);
+        let dir = keys.dir();
+        fs::remove_file(dir.join(format!("{RSA}.pub"))).unwrap();
+        fs::remove_file(dir.join(ED)).unwrap();
+        fs::remove_file(dir.join(format!("{ED}.pub"))).unwrap();
+        fs::write(
+            dir.join(format!(".{RSA}.pub{TEMP_MARKER}777")),
+            "ssh-rsa AAA",
+        )
+        .unwrap();
+        let again = keys.ensure(&opts(), &mut TestRng(13)).unwrap();
+        assert_eq!(again.keys.rsa, report.keys.rsa, "the surviving key is kept");
+        assert_eq!(again.created, [dir.join(ED), dir.join(format!("{ED}.pub"))]);
+        assert_eq!(again.repaired.len(), 2);
+        assert_eq!(snapshot(dir).len(), 4);
+    }
+
+    /// Asserts `ensure` fails with `expected` and leaves the directory as it was.
+    fn assert_refused(keys: &HostKeys, expected: &str) {
+        let before = snapshot(keys.dir());
+        let err = keys.ensure(&opts(), &mut TestRng(0)).unwrap_err();
+        assert_eq!(err.to_string(), expected);
+        assert_eq!(snapshot(keys.dir()), before, "nothing touched");
+    }
+
+    #[test]
+    fn mismatched_pub_is_refused_and_nothing_touched() {
+        let (_tmp, keys, _) = ensured(14);
+        let dir = keys.dir();
+        // Also remove the other key: it must not be generated either.
+        fs::remove_file(dir.join(RSA)).unwrap();
+        fs::remove_file(dir.join(format!("{RSA}.pub"))).unwrap();
+        let other = HostKey::generate_ed25519(&mut TestRng(15)).unwrap();
+        let public = dir.join(format!("{ED}.pub"));
+        fs::write(&public, other.public_line()).unwrap();
+        assert_refused(
+            &keys,
+            &format!("{}: does not match its private key", public.display()),
+        );
+        assert_eq!(
+            keys.load().unwrap_err().to_string(),
+            format!("{}: does not match its private key", public.display())
+        );
+    }
+
+    #[test]
+    fn corrupt_private_key_is_refused_and_nothing_touched() {
+        let (_tmp, keys, _) = ensured(16);
+        let private = keys.dir().join(RSA);
+        let mut text = fs::read_to_string(&private).unwrap();
+        text.truncate(text.len() / 2);
+        fs::write(&private, &text).unwrap();
+        fs::remove_file(keys.dir().join(format!("{ED}.pub"))).unwrap();
+        assert_refused(
+            &keys,
+            &format!("{}: not an OpenSSH private key", private.display()),
+        );
+        let err = keys.load().unwrap_err();
+        assert!(matches!(err, Error::NotPrivateKey { .. }));
+        // The message names the problem but never the content.
+        assert!(!format!("{err:?}").contains(&text[40..80]));
+    }
+
+    #[test]
+    fn wrong_kind_and_binary_files_are_refused() {
+        let (_tmp, keys, _) = ensured(17);
+        let dir = keys.dir();
+        fs::copy(dir.join(ED), dir.join(RSA)).unwrap();
+        assert_refused(
+            &keys,
+            &format!(
+                "{}: expected an rsa key, found ed25519",
+                dir.join(RSA).display()
+            ),
+        );
+        fs::write(dir.join(RSA), [0xff, 0xfe, 0x00]).unwrap();
+        assert_refused(
+            &keys,
+            &format!("{}: not a text file", dir.join(RSA).display()),
+        );
+    }
+
+    #[test]
+    fn symlinked_key_file_is_refused() {
+        let (tmp, keys, _) = ensured(18);
+        let private = keys.dir().join(ED);
+        let elsewhere = tmp.path().join("elsewhere");
+        fs::rename(&private, &elsewhere).unwrap();
+        symlink(&elsewhere, &private).unwrap();
+        assert_refused(
+            &keys,
+            &format!("{}: is a symlink, refusing to follow it", private.display()),
+        );
+        // The O_NOFOLLOW open itself refuses, even without the metadata check.
+        assert!(matches!(
+            open_nofollow(&private),
+            Err(Error::Symlink { .. })
+        ));
+        // A dangling link counts too.
+        fs::remove_file(&elsewhere).unwrap();
+        assert_refused(
+            &keys,
+            &format!("{}: is a symlink, refusing to follow it", private.display()),
+        );
+    }
+
+    #[test]
+    fn orphan_pub_is_refused() {
+        let (_tmp, keys, _) = ensured(19);
+        fs::remove_file(keys.dir().join(RSA)).unwrap();
+        let public = keys.dir().join(format!("{RSA}.pub"));
+        assert_refused(
+            &keys,
+            &format!(
+                "{}: exists without its private key (remove it to generate a new key)",
+                public.display()
+            ),
+        );
+    }
+
+    #[test]
+    fn keys_path_that_is_a_file_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("keys");
+        fs::write(&file, "").unwrap();
+        let keys = HostKeys::new(&file);
+        let expected = format!("{}: not a directory", file.display());
+        assert_eq!(
+            keys.ensure(&opts(), &mut TestRng(0))
+                .unwrap_err()
+                .to_string(),
+            expected
+        );
+        assert_eq!(keys.load().unwrap_err().to_string(), expected);
+        assert_eq!(keys.missing().unwrap_err().to_string(), expected);
+        assert_eq!(fs::read(&file).unwrap(), b"");
+    }
+
+    #[test]
+    fn directory_as_key_file_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let keys = HostKeys::new(tmp.path());
+        fs::create_dir(tmp.path().join(ED)).unwrap();
+        assert_refused(
+            &keys,
+            &format!("{}: not a regular file", tmp.path().join(ED).display()),
+        );
+    }
+
+    #[test]
+    fn load_is_read_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let keys = HostKeys::new(tmp.path().join("keys"));
+        assert_eq!(
+            keys.load().unwrap_err().to_string(),
+            format!("{}: missing", keys.dir().display())
+        );
+        assert!(!keys.dir().exists(), "load never creates the directory");
+        assert_eq!(keys.missing().unwrap(), KeyKind::ALL);
+        fs::create_dir(keys.dir()).unwrap();
+        assert_eq!(
+            keys.load().unwrap_err().to_string(),
+            format!("{}: missing", keys.dir().join(RSA).display())
+        );
+        assert_eq!(snapshot(keys.dir()).len(), 0);
+    }
+
+    #[test]
+    fn adopt_copies_valid_keys_only_where_missing() {
+        let (_old_tmp, old, old_report) = ensured(20);
+        let tmp = tempfile::tempdir().unwrap();
+        let keys = HostKeys::new(tmp.path().join("new"));
+        // Nothing to adopt from a directory that does not exist.
+        assert_eq!(
+            keys.adopt_from(&HostKeys::new(tmp.path().join("nope")))
+                .unwrap(),
+            []
+        );
+        assert!(!keys.dir().exists());
+
+        // An Ed25519 key here already: only RSA is adopted.
+        let mine = keys.ensure(&opts(), &mut TestRng(21)).unwrap();
+        fs::remove_file(keys.dir().join(RSA)).unwrap();
+        fs::remove_file(keys.dir().join(format!("{RSA}.pub"))).unwrap();
+        assert_eq!(keys.adopt_from(&old).unwrap(), [KeyKind::Rsa]);
+        let loaded = keys.load().unwrap();
+        assert_eq!(loaded.rsa.sha256, old_report.keys.rsa.sha256);
+        assert_eq!(loaded.ed25519, mine.keys.ed25519);
+        assert_eq!(
+            fs::read(keys.dir().join(RSA)).unwrap(),
+            fs::read(old.dir().join(RSA)).unwrap(),
+            "copied byte for byte"
+        );
+        assert_eq!(mode(&keys.dir().join(RSA)), PRIVATE_KEY_MODE);
+        // Adopting again is a no-op.
+        assert_eq!(keys.adopt_from(&old).unwrap(), []);
+    }
+
+    #[test]
+    fn adopt_validates_the_source_first() {
+        let (_old_tmp, old, _) = ensured(22);
+        fs::write(old.dir().join(ED), "garbage").unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let keys = HostKeys::new(tmp.path().join("new"));
+        let err = keys.adopt_from(&old).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: not an OpenSSH private key",
+                old.dir().join(ED).display()
+            )
+        );
+        assert!(!keys.dir().exists(), "nothing written");
+    }
+
+    #[test]
+    fn adopt_takes_ssh_keygen_keys() {
+        // The Python charm made its keys with ssh-keygen (comment root@host, .pub next to it).
+        let tmp = tempfile::tempdir().unwrap();
+        let old = tmp.path().join("old");
+        fs::create_dir(&old).unwrap();
+        let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+        for (src, dst) in [("rsa3072", RSA), ("ed25519", ED)] {
+            fs::copy(testdata.join(src), old.join(dst)).unwrap();
+            fs::copy(
+                testdata.join(format!("{src}.pub")),
+                old.join(format!("{dst}.pub")),
+            )
+            .unwrap();
+        }
+        let keys = HostKeys::new(tmp.path().join("new"));
+        assert_eq!(keys.adopt_from(&HostKeys::new(&old)).unwrap(), KeyKind::ALL);
+        let loaded = keys.load().unwrap();
+        let expected = fs::read_to_string(testdata.join("rsa3072.pub.sha256")).unwrap();
+        assert_eq!(
+            expected.split(' ').nth(1).unwrap(),
+            loaded.rsa.sha256.to_string()
+        );
+        assert_eq!(
+            loaded.ed25519.public_line,
+            fs::read_to_string(testdata.join("ed25519.y")).unwrap()
+        );
+        assert_eq!(mode(keys.dir()), DIR_MODE);
+    }
+
+    #[test]
+    fn write_new_never_replaces() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("file");
+        write_new(&target, b"first", PRIVATE_KEY_MODE).unwrap();
+        let err = write_new(&target, b"second", PRIVATE_KEY_MODE).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("{}: failed to create", target.display())
+        );
+        assert_eq!(fs::read(&target).unwrap(), b"first");
+        assert_eq!(snapshot(tmp.path()).len(), 1, "temp file cleaned up");
+    }
+
+    #[test]
+    fn temp_names_are_recognised() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ours = temp_path(&tmp.path().join(RSA));
+        assert!(
+            ours.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with(&format!(".{RSA}.tmp."))
+        );
+        fs::write(&ours, "").unwrap();
+        for other in [
+            ".ssh_host_rsa_key.tmp.",
+            ".ssh_host_rsa_key.tmp.x1",
+            "ssh_host_rsa_key.tmp.1",
+            ".x.tmp.1",
+        ] {
+            fs::write(tmp.path().join(other), "").unwrap();
+        }
+        assert_eq!(stale_temps(tmp.path()).unwrap(), [ours]);
+    }
+}

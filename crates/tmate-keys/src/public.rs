@@ -16,12 +16,13 @@ use crate::{Error, Fingerprint, HashAlg, Result};
 const PRIVATE_KEY_BEGIN: &str = "-----BEGIN OPENSSH PRIVATE KEY-----";
 /// PEM armour end of an OpenSSH private key.
 const PRIVATE_KEY_END: &str = "-----END OPENSSH PRIVATE KEY-----";
+/// What `ssh-keygen -l` prints for a key without comment.
+const NO_COMMENT: &str = "no comment";
 /// Magic at the start of the decoded OpenSSH private key container (`PROTOCOL.key`).
 const PRIVATE_KEY_MAGIC: &[u8] = b"openssh-key-v1\0";
-/// Largest key blob decoded on the stack by [`fingerprint_line`]: enough for RSA-16384
-/// (2 x 2049 bytes of modulus and exponent plus headers would not fit, but such keys take the
-/// allocating path).
-const STACK_BLOB_LEN: usize = 2048;
+/// Largest key blob [`fingerprint_line`] decodes on the stack: an RSA-4096 blob is 535 bytes,
+/// Ed25519 51. Bigger keys take an allocating path.
+const STACK_BLOB_LEN: usize = 640;
 
 /// Standard base64 that accepts input with or without `=` padding, like OpenSSH's `b64_pton`.
 const B64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
@@ -283,9 +284,10 @@ fn split(line: &str) -> Result<Split, LineError> {
     if data_start == data_end {
         return Err((data_start, PublicKeyErrorKind::MissingKeyData));
     }
+    // The comment is the rest of the line, verbatim (trailing spaces included), as OpenSSH
+    // keeps it.
     let comment_start = skip_space(bytes, data_end);
-    let comment_end = line.trim_end().len().max(comment_start);
-    let comment = (comment_start < comment_end).then_some((comment_start, comment_end));
+    let comment = (comment_start < bytes.len()).then_some((comment_start, bytes.len()));
     Ok(Split {
         options,
         key_type,
@@ -646,7 +648,8 @@ impl<'a> PublicKeyLine<'a> {
         &self.blob
     }
 
-    /// The comment after the key data, if any (trailing whitespace removed).
+    /// The comment: the rest of the line after the key data and its following spaces,
+    /// verbatim; `None` if there is nothing there.
     #[must_use]
     pub fn comment(&self) -> Option<&str> {
         self.comment
@@ -704,15 +707,23 @@ impl<'a> PublicKeyLine<'a> {
         self.key_type.name == other.key_type.name && self.blob == other.blob
     }
 
-    /// The line `ssh-keygen -l -E ALG` prints for this key, given the comment to show:
+    /// The line `ssh-keygen -l -E ALG -f FILE` prints for this key (without newline):
     /// `BITS FINGERPRINT COMMENT (TYPE)`.
+    ///
+    /// Like `ssh-keygen` (`do_fingerprint`), the comment shown is the line's comment unless
+    /// it starts with `#`, else the options before the key, else `no comment`.
     #[must_use]
     pub fn keygen_l_line(&self, alg: HashAlg) -> String {
+        let shown = self
+            .comment
+            .filter(|c| !c.starts_with('#'))
+            .or(self.options)
+            .unwrap_or(NO_COMMENT);
         format!(
             "{} {} {} ({})",
             self.bits,
             self.fingerprint(alg),
-            self.comment.unwrap_or("no comment"),
+            shown,
             self.type_label()
         )
     }
@@ -771,5 +782,237 @@ impl PublicKeyLine<'_> {
             return Err(line_error(text, (0, PublicKeyErrorKind::NoKey)));
         }
         Ok(keys.swap_remove(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::path::PathBuf;
+
+    /// Suffix OpenSSH gives certificate key types.
+    const CERT_SUFFIX: &str = "-cert-v01@openssh.com";
+
+    fn testdata(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata")
+            .join(name)
+    }
+
+    fn read(name: &str) -> String {
+        fs::read_to_string(testdata(name)).unwrap_or_else(|e| panic!("testdata/{name}: {e}"))
+    }
+
+    /// Every `testdata/*.pub`, with its captured `ssh-keygen -l` outputs.
+    fn pub_files() -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(testdata(""))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".pub"))
+            .collect();
+        names.sort();
+        assert!(names.len() >= 12, "testdata incomplete: {names:?}");
+        names
+    }
+
+    #[test]
+    fn pub_files_match_ssh_keygen_l() {
+        for name in pub_files() {
+            let text = read(&name);
+            let key = PublicKeyLine::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            for alg in [HashAlg::Sha256, HashAlg::Md5] {
+                let expected = read(&format!("{name}.{alg}"));
+                assert_eq!(
+                    format!("{}\n", key.keygen_l_line(alg)),
+                    expected,
+                    "{name} -E {alg}"
+                );
+                assert_eq!(
+                    fingerprint_line(&text, alg).unwrap(),
+                    key.fingerprint(alg),
+                    "{name} fast path -E {alg}"
+                );
+                let fp_field = expected.split(' ').nth(1).unwrap();
+                assert_eq!(
+                    fp_field.parse::<Fingerprint>().unwrap(),
+                    key.fingerprint(alg)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn authorized_keys_match_ssh_keygen_l() {
+        let text = read("authorized_keys");
+        let keys = PublicKeyLine::parse_all(&text).unwrap();
+        for alg in [HashAlg::Sha256, HashAlg::Md5] {
+            let expected = read(&format!("authorized_keys.{alg}"));
+            let ours: Vec<String> = keys.iter().map(|k| k.keygen_l_line(alg)).collect();
+            assert_eq!(ours, expected.lines().collect::<Vec<_>>(), "-E {alg}");
+        }
+        // And line by line through the fast path.
+        let fast: Vec<Fingerprint> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+            .map(|l| fingerprint_line(l, HashAlg::Sha256).unwrap())
+            .collect();
+        let slow: Vec<Fingerprint> = keys
+            .iter()
+            .map(|k| k.fingerprint(HashAlg::Sha256))
+            .collect();
+        assert_eq!(fast, slow);
+        assert_eq!(
+            keys[0].options(),
+            Some(r#"command="echo \"hello world\"",no-pty"#)
+        );
+        assert_eq!(
+            keys[1].options(),
+            Some(r#"from="10.0.0.0/8,192.168.1.1",environment="A=b c""#)
+        );
+        assert_eq!(keys[2].comment(), None);
+        assert!(keys[4].is_certificate());
+    }
+
+    #[test]
+    fn private_key_files_give_the_public_fingerprint() {
+        for name in pub_files() {
+            let private = name.trim_end_matches(".pub");
+            let Ok(text) = fs::read_to_string(testdata(private)) else {
+                continue; // certificates and security keys have no private key here
+            };
+            let key = PublicKeyLine::from_private_openssh(&text).unwrap();
+            let public = read(&name);
+            let expected = PublicKeyLine::parse(&public).unwrap();
+            assert!(key.same_key(&expected), "{private}");
+            assert_eq!(key.bits().unwrap(), expected.bits().unwrap());
+            assert_eq!(key.type_label(), expected.type_label());
+            assert_eq!(
+                PublicKeyLine::from_any(&text)
+                    .unwrap()
+                    .fingerprint(HashAlg::Sha256),
+                expected.fingerprint(HashAlg::Sha256)
+            );
+        }
+    }
+
+    #[test]
+    fn key_type_table_is_consistent() {
+        for t in KEY_TYPES {
+            if t.is_cert() {
+                let stem = t.plain.strip_suffix("@openssh.com").unwrap_or(t.plain);
+                assert_eq!(t.name, format!("{stem}{CERT_SUFFIX}"));
+                let plain = key_type(t.plain.as_bytes()).unwrap();
+                assert_eq!(t.label, format!("{}-CERT", plain.label));
+                assert_eq!((t.layout, t.bits), (plain.layout, plain.bits));
+            }
+        }
+    }
+
+    fn err(line: &str) -> String {
+        PublicKeyLine::parse(line).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn parse_errors_are_pinned_with_columns() {
+        let ed = read("ed25519.pub");
+        let data = ed.split(' ').nth(1).unwrap();
+        assert_eq!(err(""), "1:1: no public key on this line");
+        assert_eq!(err("   # comment"), "1:4: no public key on this line");
+        assert_eq!(err("ssh-foo AAAA"), "1:1: unknown key type \"ssh-foo\"");
+        assert_eq!(
+            err(r#"command="x" ssh-foo AAAA"#),
+            "1:13: unknown key type \"ssh-foo\""
+        );
+        assert_eq!(
+            err(r#"command="unterminated ssh-ed25519 AAAA"#),
+            "1:9: unterminated quote in key options"
+        );
+        assert_eq!(
+            err("ssh-ed25519"),
+            "1:12: missing key data after the key type"
+        );
+        assert_eq!(
+            err("ssh-ed25519   "),
+            "1:15: missing key data after the key type"
+        );
+        assert_eq!(
+            err("ssh-ed25519 AAAA!"),
+            "1:13: key data is not valid base64"
+        );
+        assert_eq!(
+            err(&format!("ssh-rsa {data}")),
+            "1:9: key type \"ssh-rsa\" does not match the key data (\"ssh-ed25519\")"
+        );
+        assert_eq!(
+            err(&format!("é ssh-ed25519 {}", &data[..40])),
+            "1:15: invalid key data: truncated"
+        );
+        assert_eq!(
+            err(&format!("{}\n", read("ed25519").lines().next().unwrap())),
+            "1:1: this is a private key, not a public key line"
+        );
+        let with_path = PublicKeyLine::parse("x")
+            .unwrap_err()
+            .with_path(std::path::Path::new("keys/a.pub"));
+        assert_eq!(
+            with_path.to_string(),
+            "keys/a.pub:1:1: unknown key type \"x\""
+        );
+    }
+
+    #[test]
+    fn parse_all_reports_the_line_and_column() {
+        let ed = read("ed25519.pub");
+        let text = format!("# keys\n\n{ed}  ssh-ed25519 AAAA!\n");
+        let e = PublicKeyLine::parse_all(&text).unwrap_err();
+        assert_eq!(e.to_string(), "4:15: key data is not valid base64");
+        assert!(PublicKeyLine::parse_all("").unwrap().is_empty());
+        assert_eq!(
+            PublicKeyLine::parse_all(&format!("{ed}{ed}"))
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn line_col_offsets() {
+        assert_eq!(line_col("", 0), (1, 1));
+        assert_eq!(line_col("abc", 3), (1, 4), "end of input");
+        assert_eq!(line_col("abc", 99), (1, 4), "past the end");
+        assert_eq!(line_col("ab\ncd", 3), (2, 1), "start of second line");
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+        assert_eq!(line_col("ab\n", 3), (2, 1), "after a final newline");
+        assert_eq!(line_col("éé x", 5), (1, 4), "columns count characters");
+        assert_eq!(line_col("é", 1), (1, 1), "inside a character");
+    }
+
+    #[test]
+    fn trailing_whitespace_and_crlf() {
+        let ed = read("ed25519_nocomment.pub");
+        assert!(ed.ends_with(" \n"), "ssh-keygen writes a trailing space");
+        assert_eq!(PublicKeyLine::parse(&ed).unwrap().comment(), None);
+        let crlf = ed.replace('\n', "\r\n");
+        assert_eq!(
+            fingerprint_line(&crlf, HashAlg::Sha256).unwrap(),
+            fingerprint_line(&ed, HashAlg::Sha256).unwrap()
+        );
+        let unpadded = read("rsa3072.pub").replacen("= ", " ", 1);
+        assert_eq!(
+            fingerprint_line(&unpadded, HashAlg::Sha256).unwrap(),
+            fingerprint_line(&read("rsa3072.pub"), HashAlg::Sha256).unwrap()
+        );
+    }
+
+    #[test]
+    fn to_openssh_is_canonical() {
+        let text = read("authorized_keys");
+        let keys = PublicKeyLine::parse_all(&text).unwrap();
+        assert_eq!(
+            keys[0].to_openssh(),
+            read("ed25519.pub").trim_end(),
+            "options dropped"
+        );
     }
 }

@@ -1,0 +1,1 @@
+ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBBIH/V2AENg48w9sKptYGsm1PfVeTyp1qnRlFvKFzLzUgGmRTsIh8+pS+dxRruGePF1JsX/hOPoEkIV1ZAilL28= testdata@tmate-keys

@@ -1,0 +1,1 @@
+ecdsa-sha2-nistp384 AAAAE2VjZHNhLXNoYTItbmlzdHAzODQAAAAIbmlzdHAzODQAAABhBMaBaREGBaR5FtcgQawrrknNxR3sfxRw2ITKem+MTn2hEfJzPF/2KbZ4mSLnaSu7BpyZOv8OOKkxh2s7K5S5anYSKMINyTONts7MZTWKnClKRH4pMhcvfu1x6/dg+5mSLw== testdata@tmate-keys

@@ -1,0 +1,1 @@
+ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMpB9d/wmDIuEsYtqeK/RG+dXc04Cyo1RmgUFYq3KoQD testdata@tmate-keys
