@@ -1,1 +1,3 @@
 //! Integration tests.
+// OpenSSH agreement of tmate-keygen (ssh-keygen, sshd).
+mod openssh;
