@@ -1,3 +1,5 @@
 //! Integration tests.
 // OpenSSH agreement of tmate-keygen (ssh-keygen, sshd).
 mod openssh;
+// The tmate-keygen command line: formats, idempotence, bad input.
+mod keygen_cli;

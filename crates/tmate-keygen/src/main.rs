@@ -77,15 +77,19 @@ fn fail(e: &Error) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// `e` and its causes on one line, skipping causes its text already shows.
+/// `e` on one line, followed by the operating system's reason when an I/O error caused it
+/// (`...: failed to create: Read-only file system (os error 30)`). Parser internals of other
+/// causes are left out: the message already says what is wrong with which file.
 fn message(e: &Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
+        if let Some(io_error) = cause.downcast_ref::<io::Error>() {
+            let cause_text = io_error.to_string();
+            if !text.contains(&cause_text) {
+                text.push_str(": ");
+                text.push_str(&cause_text);
+            }
         }
         source = cause.source();
     }
