@@ -1,0 +1,1228 @@
+//! Event -> snapshot -> one idempotent reconcile.
+//!
+//! Every hook except `stop`/`remove` and the action runs [`reconcile`]: it gathers a [`State`],
+//! and converges everything, doing only what changed. `update-status` on a converged unit takes
+//! a fast path: three hook tool calls, three small file reads and one `systemctl is-active`.
+
+use std::collections::BTreeMap;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{CharmConfig, ConfigError, Proxies, ProxyError};
+use crate::context::{Event, JujuContext, RelationEvent};
+use crate::error::{Error, chain, service_down_status};
+use crate::host::{ActiveState, Fingerprints, Host, Systemctl};
+use crate::juju::{Databag, HookTools, LogLevel, Status, StatusKind};
+use crate::names::{
+    ADDRESS_BINDING, CONTAINER_NAME, DEBUG_SSH_ENDPOINT, DOCKER_DAEMON_JSON, DOCKER_PACKAGE,
+    DOCKER_SERVICE, KEYS_DIR, LEGACY_IMAGE_PREFIX, LEGACY_KEYS_DIR, RELATION_ED25519_FINGERPRINT,
+    RELATION_HOST, RELATION_PORT, RELATION_RSA_FINGERPRINT, SERVICE, SERVICE_PATH, STATE_APPLIED,
+};
+use crate::render::{UnitSpec, render_daemon_json, render_unit};
+
+/// Mode of the files the charm writes outside the keys directory.
+const CONFIG_FILE_MODE: u32 = 0o644;
+
+/// Runs the handler for the context's event.
+///
+/// # Errors
+///
+/// An [`Error`] that no status describes (see [`Error::status`]): the caller logs it and exits
+/// non-zero so Juju retries.
+pub(crate) fn dispatch(
+    ctx: &JujuContext,
+    juju: &impl HookTools,
+    host: &impl Host,
+) -> Result<(), Error> {
+    match &ctx.event {
+        Event::Stop | Event::Remove => teardown(ctx, juju, host),
+        Event::GetServerConfig => crate::action::get_server_config(juju, host),
+        Event::OtherHook(_) => Ok(()),
+        Event::Install
+        | Event::Start
+        | Event::ConfigChanged
+        | Event::UpgradeCharm
+        | Event::UpdateStatus
+        | Event::LeaderElected
+        | Event::LeaderSettingsChanged
+        | Event::DebugSsh(_) => reconcile(ctx, juju, host),
+    }
+}
+
+/// What the last fully converged reconcile applied, kept in Juju charm state (committed only
+/// when the hook succeeds). `update-status` compares against it to skip all work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Applied {
+    /// Published host.
+    pub(crate) host: IpAddr,
+    /// Listening port.
+    pub(crate) port: u16,
+    /// Image reference.
+    pub(crate) image: String,
+    /// RSA fingerprint published.
+    pub(crate) rsa_fingerprint: String,
+    /// Ed25519 fingerprint published.
+    pub(crate) ed25519_fingerprint: String,
+    /// Digest of the proxy settings (the URLs may hold credentials, so they are not stored).
+    pub(crate) proxies: u64,
+}
+
+fn proxy_digest(proxies: &Proxies) -> u64 {
+    // DefaultHasher::new() has fixed keys: stable for a given build, which is all a cache needs
+    // (a new build at worst costs one full reconcile).
+    let mut hasher = DefaultHasher::new();
+    (&proxies.http, &proxies.https, &proxies.no_proxy).hash(&mut hasher);
+    hasher.finish()
+}
+
+/// One immutable snapshot of everything the reconcile reads from Juju.
+#[derive(Debug, Clone)]
+pub(crate) struct State {
+    /// Validated config (`config-get`).
+    pub(crate) config: Result<CharmConfig, ConfigError>,
+    /// Validated model proxies (`JUJU_CHARM_*_PROXY`).
+    pub(crate) proxies: Result<Proxies, ProxyError>,
+    /// The host to publish: `external-address`, else the best address of `network-get`.
+    pub(crate) address: Option<IpAddr>,
+    /// The record of the last converged reconcile (`state-get`).
+    pub(crate) applied: Option<Applied>,
+}
+
+impl State {
+    /// Reads config, network and charm state: at most three hook tool calls.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::HookTool`] when `config-get` or `state-get` fails (a failing `network-get` only
+    /// means there is no address yet).
+    pub(crate) fn gather(ctx: &JujuContext, juju: &impl HookTools) -> Result<State, Error> {
+        let config = CharmConfig::from_map(&juju.config_get()?);
+        let proxies = Proxies::from_env(&ctx.proxy);
+        let stored = juju.state_get()?;
+        // An unreadable record is no record: the next reconcile rewrites it.
+        let applied = stored
+            .get(STATE_APPLIED)
+            .and_then(|text| serde_json::from_str(text).ok())
+            .flatten();
+        let address = match config.as_ref().ok().and_then(|c| c.external_address) {
+            Some(external) => Some(external),
+            None => bind_address(juju)?,
+        };
+        Ok(State {
+            config,
+            proxies,
+            address,
+            applied,
+        })
+    }
+}
+
+/// The preferred address of the `juju-info` binding; `None` while Juju has none.
+pub(crate) fn bind_address(juju: &impl HookTools) -> Result<Option<IpAddr>, Error> {
+    match juju.network_get(ADDRESS_BINDING) {
+        Ok(info) => Ok(info.preferred_address()),
+        Err(err) => {
+            juju.juju_log(
+                LogLevel::Warning,
+                &format!("no address yet: {}", chain(&err)),
+            )?;
+            Ok(None)
+        }
+    }
+}
+
+/// The fingerprints of the `.pub` files, without parsing the private keys (fast path).
+fn public_fingerprints(host: &impl Host) -> Result<Option<Fingerprints>, Error> {
+    let fingerprint = |kind: tmate_keys::KeyKind| -> Result<Option<String>, Error> {
+        let path = format!("{KEYS_DIR}/{}", kind.pub_file_name());
+        Ok(host
+            .read_file(&path)?
+            .and_then(|line| tmate_keys::fingerprint_line(&line, tmate_keys::HashAlg::Sha256).ok())
+            .map(|fp| fp.to_string()))
+    };
+    let rsa = fingerprint(tmate_keys::KeyKind::Rsa)?;
+    let ed25519 = fingerprint(tmate_keys::KeyKind::Ed25519)?;
+    Ok(rsa
+        .zip(ed25519)
+        .map(|(rsa, ed25519)| Fingerprints { rsa, ed25519 }))
+}
+
+/// Whether nothing changed since the last converged reconcile and the service runs.
+fn is_converged(state: &State, host: &impl Host) -> Result<bool, Error> {
+    let (Some(applied), Ok(config), Ok(proxies), Some(address)) =
+        (&state.applied, &state.config, &state.proxies, state.address)
+    else {
+        return Ok(false);
+    };
+    if applied.host != address
+        || applied.port != config.port
+        || applied.image != config.image
+        || applied.proxies != proxy_digest(proxies)
+    {
+        return Ok(false);
+    }
+    let Some(keys) = public_fingerprints(host)? else {
+        return Ok(false);
+    };
+    if keys.rsa != applied.rsa_fingerprint || keys.ed25519 != applied.ed25519_fingerprint {
+        return Ok(false);
+    }
+    let unit = render_unit(&UnitSpec {
+        image: &config.image,
+        host: address,
+        port: config.port,
+    });
+    if host.read_file(SERVICE_PATH)?.as_deref() != Some(unit.as_str()) {
+        return Ok(false);
+    }
+    Ok(host.is_active(SERVICE)? == ActiveState::Active)
+}
+
+/// The end of a full reconcile.
+#[derive(Debug)]
+struct Outcome {
+    status: Status,
+    applied: Option<Applied>,
+}
+
+/// Gathers the state and converges; sets the status and the record.
+///
+/// # Errors
+///
+/// Only unexpected errors; the rest end as a status.
+pub(crate) fn reconcile(
+    ctx: &JujuContext,
+    juju: &impl HookTools,
+    host: &impl Host,
+) -> Result<(), Error> {
+    let state = State::gather(ctx, juju)?;
+    if ctx.event == Event::UpdateStatus && is_converged(&state, host)? {
+        return Ok(());
+    }
+    let outcome = match converge(ctx, &state, juju, host) {
+        Ok(outcome) => outcome,
+        Err(err) => match err.status() {
+            Some(status) => {
+                juju.juju_log(LogLevel::Warning, &chain(&err))?;
+                Outcome {
+                    status,
+                    applied: None,
+                }
+            }
+            None => return Err(err),
+        },
+    };
+    if outcome.applied != state.applied {
+        let record = serde_json::to_string(&outcome.applied).map_err(|e| {
+            Error::io(
+                "encode",
+                STATE_APPLIED,
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            )
+        })?;
+        juju.state_set(&BTreeMap::from([(STATE_APPLIED.to_owned(), record)]))?;
+    }
+    juju.status_set(&outcome.status)?;
+    Ok(())
+}
+
+fn log(juju: &impl HookTools, message: &str) -> Result<(), Error> {
+    juju.juju_log(LogLevel::Info, message)?;
+    Ok(())
+}
+
+/// Converges the unit; each step does only what changed.
+fn converge(
+    ctx: &JujuContext,
+    state: &State,
+    juju: &impl HookTools,
+    host: &impl Host,
+) -> Result<Outcome, Error> {
+    let config = state.config.clone()?;
+    let proxies = state.proxies.clone()?;
+
+    // Docker's proxies go in before docker.io first starts, so the first image pull uses them.
+    let daemon_json_changed = ensure_daemon_json(juju, host, &proxies)?;
+    if host.package_installed(DOCKER_PACKAGE)? {
+        if daemon_json_changed {
+            host.systemctl(Systemctl::TryRestart, DOCKER_SERVICE)?;
+            log(
+                juju,
+                &format!("restarted {DOCKER_SERVICE} for the new proxy settings"),
+            )?;
+        }
+    } else {
+        juju.status_set(&Status::new(
+            StatusKind::Maintenance,
+            format!("installing {DOCKER_PACKAGE}"),
+        ))?;
+        host.apt_update(&proxies)?;
+        host.apt_install(DOCKER_PACKAGE, &proxies)?;
+        log(juju, &format!("installed {DOCKER_PACKAGE}"))?;
+    }
+
+    let (keys, keys_changed) = ensure_keys(juju, host)?;
+
+    let Some(address) = state.address else {
+        return Ok(Outcome {
+            status: Status::new(
+                StatusKind::Waiting,
+                format!("waiting for an IP address on the {ADDRESS_BINDING} binding"),
+            ),
+            applied: None,
+        });
+    };
+
+    let unit = render_unit(&UnitSpec {
+        image: &config.image,
+        host: address,
+        port: config.port,
+    });
+    let unit_changed = host.read_file(SERVICE_PATH)?.as_deref() != Some(unit.as_str());
+    if unit_changed {
+        host.write_file(SERVICE_PATH, &unit, CONFIG_FILE_MODE)?;
+        host.daemon_reload()?;
+        log(juju, &format!("wrote {SERVICE_PATH}"))?;
+    }
+    if !host.is_enabled(SERVICE)? {
+        host.systemctl(Systemctl::Enable, SERVICE)?;
+    }
+    let mut active = host.is_active(SERVICE)?;
+    let mut start_failure = None;
+    if unit_changed || keys_changed || active != ActiveState::Active {
+        if active == ActiveState::Failed {
+            // systemd gave up (start limit); allow it to try again.
+            host.systemctl(Systemctl::ResetFailed, SERVICE)?;
+        }
+        match host.systemctl(Systemctl::Restart, SERVICE) {
+            Ok(()) => log(juju, &format!("restarted {SERVICE} (was {active})"))?,
+            Err(err) => {
+                juju.juju_log(LogLevel::Warning, &chain(&err))?;
+                start_failure = Some(err);
+            }
+        }
+        active = host.is_active(SERVICE)?;
+    }
+
+    remove_legacy_containers(juju, host)?;
+    ensure_port(juju, config.port)?;
+    let published = Databag::from([
+        (RELATION_HOST.to_owned(), address.to_string()),
+        (RELATION_PORT.to_owned(), config.port.to_string()),
+        (RELATION_RSA_FINGERPRINT.to_owned(), keys.rsa.clone()),
+        (
+            RELATION_ED25519_FINGERPRINT.to_owned(),
+            keys.ed25519.clone(),
+        ),
+    ]);
+    publish(ctx, juju, &published)?;
+
+    let status = match (&active, start_failure) {
+        (ActiveState::Active, _) => Status::new(StatusKind::Active, ""),
+        (ActiveState::Activating, None) => {
+            Status::new(StatusKind::Maintenance, format!("{SERVICE} is starting"))
+        }
+        (_, Some(_)) => Status::new(
+            StatusKind::Blocked,
+            format!("failed to start {SERVICE}: see `journalctl -u {SERVICE}`"),
+        ),
+        (other, None) => service_down_status(&other.to_string()),
+    };
+    let applied = (status.kind == StatusKind::Active).then(|| Applied {
+        host: address,
+        port: config.port,
+        image: config.image.clone(),
+        rsa_fingerprint: keys.rsa,
+        ed25519_fingerprint: keys.ed25519,
+        proxies: proxy_digest(&proxies),
+    });
+    Ok(Outcome { status, applied })
+}
+
+/// Writes Docker's proxy settings when they differ; returns whether the file changed.
+fn ensure_daemon_json(
+    juju: &impl HookTools,
+    host: &impl Host,
+    proxies: &Proxies,
+) -> Result<bool, Error> {
+    let existing = host.read_file(DOCKER_DAEMON_JSON)?;
+    match render_daemon_json(existing.as_deref(), proxies).map_err(Error::DaemonJson)? {
+        None => Ok(false),
+        Some(text) => {
+            host.write_file(DOCKER_DAEMON_JSON, &text, CONFIG_FILE_MODE)?;
+            log(
+                juju,
+                &format!("wrote the proxy settings to {DOCKER_DAEMON_JSON}"),
+            )?;
+            Ok(true)
+        }
+    }
+}
+
+/// Adopts the Python charm's keys, then generates whatever is still missing; returns the
+/// fingerprints and whether any key file changed.
+fn ensure_keys(juju: &impl HookTools, host: &impl Host) -> Result<(Fingerprints, bool), Error> {
+    let mut changed = false;
+    if host.keys_missing(KEYS_DIR)? {
+        let adopted = host.adopt_keys(KEYS_DIR, LEGACY_KEYS_DIR)?;
+        if !adopted.is_empty() {
+            log(
+                juju,
+                &format!(
+                    "adopted the {} host keys of {LEGACY_KEYS_DIR}",
+                    adopted.join(" and ")
+                ),
+            )?;
+            changed = true;
+        }
+        if host.keys_missing(KEYS_DIR)? {
+            juju.status_set(&Status::new(
+                StatusKind::Maintenance,
+                "generating host keys",
+            ))?;
+        }
+    }
+    let report = host.ensure_keys(KEYS_DIR)?;
+    if !report.changes.is_empty() {
+        log(juju, &format!("host keys: {}", report.changes.join(", ")))?;
+        changed = true;
+    }
+    Ok((report.fingerprints, changed))
+}
+
+/// Removes the Python charm's containers (random names, any state) and nothing else.
+fn remove_legacy_containers(juju: &impl HookTools, host: &impl Host) -> Result<(), Error> {
+    for container in host.docker_ps()? {
+        if container.name != CONTAINER_NAME && container.image.starts_with(LEGACY_IMAGE_PREFIX) {
+            host.docker_rm(&container.name)?;
+            log(
+                juju,
+                &format!(
+                    "removed legacy container {} ({})",
+                    container.name, container.state
+                ),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Opens `port/tcp` and closes every other port the unit has open.
+fn ensure_port(juju: &impl HookTools, port: u16) -> Result<(), Error> {
+    let wanted = format!("{port}/tcp");
+    let opened = juju.opened_ports()?;
+    for spec in opened.iter().filter(|spec| **spec != wanted) {
+        juju.close_port(spec)?;
+    }
+    if !opened.contains(&wanted) {
+        juju.open_port(port)?;
+    }
+    Ok(())
+}
+
+/// Writes `data` into this unit's bag of every `debug-ssh` relation where it differs.
+fn publish(ctx: &JujuContext, juju: &impl HookTools, data: &Databag) -> Result<(), Error> {
+    for relation_id in juju.relation_ids(DEBUG_SSH_ENDPOINT)? {
+        // The relation being broken is going away; writing to it could fail.
+        if ctx.event == Event::DebugSsh(RelationEvent::Broken)
+            && ctx.relation_id.as_deref() == Some(&relation_id)
+        {
+            continue;
+        }
+        let current = juju.relation_get(&relation_id, &ctx.unit_name)?;
+        let same = data
+            .iter()
+            .all(|(key, value)| current.get(key) == Some(value));
+        if !same {
+            juju.relation_set(&relation_id, data)?;
+            log(juju, &format!("published the server data on {relation_id}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// `stop`/`remove`: stops and removes the service and its container; the keys stay.
+fn teardown(ctx: &JujuContext, juju: &impl HookTools, host: &impl Host) -> Result<(), Error> {
+    if host.read_file(SERVICE_PATH)?.is_some() {
+        host.systemctl(Systemctl::Stop, SERVICE)?;
+        host.systemctl(Systemctl::Disable, SERVICE)?;
+        host.remove_file(SERVICE_PATH)?;
+        host.daemon_reload()?;
+        log(juju, &format!("stopped and removed {SERVICE}"))?;
+    }
+    if host.package_installed(DOCKER_PACKAGE)? {
+        for container in host.docker_ps()? {
+            if container.name == CONTAINER_NAME || container.image.starts_with(LEGACY_IMAGE_PREFIX)
+            {
+                host.docker_rm(&container.name)?;
+                log(juju, &format!("removed container {}", container.name))?;
+            }
+        }
+    }
+    if ctx.event == Event::Stop {
+        juju.status_set(&Status::new(
+            StatusKind::Maintenance,
+            format!("stopped; host keys kept in {KEYS_DIR}"),
+        ))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::ProxyEnv;
+    use crate::host::Container;
+    use crate::testing::{
+        ED25519_FP, ED25519_PUB, FakeHost, FakeJuju, LEGACY_ED25519_FP, LEGACY_ED25519_PUB,
+        LEGACY_RSA_FP, LEGACY_RSA_PUB, RSA_FP, RSA_PUB,
+    };
+    use serde_json::json;
+
+    const UNIT: &str = "tmate-ssh-server/0";
+
+    fn ctx(event: Event) -> JujuContext {
+        JujuContext {
+            event,
+            unit_name: UNIT.into(),
+            relation_id: None,
+            proxy: ProxyEnv::default(),
+            root: "/".into(),
+        }
+    }
+
+    fn run(juju: &FakeJuju, host: &FakeHost, event: Event) {
+        dispatch(&ctx(event), juju, host).unwrap();
+    }
+
+    fn status(kind: StatusKind, message: &str) -> Option<Status> {
+        Some(Status::new(kind, message))
+    }
+
+    fn published(host: &str, port: &str, rsa: &str, ed25519: &str) -> Databag {
+        Databag::from([
+            ("host".to_owned(), host.to_owned()),
+            ("port".to_owned(), port.to_owned()),
+            ("rsa_fingerprint".to_owned(), rsa.to_owned()),
+            ("ed25519_fingerprint".to_owned(), ed25519.to_owned()),
+        ])
+    }
+
+    fn add_relation(juju: &FakeJuju, id: &str) {
+        let bag = Databag::from([("private-address".to_owned(), "10.0.0.5".to_owned())]);
+        juju.model.borrow_mut().relations.insert(id.to_owned(), bag);
+    }
+
+    /// A unit converged by install + config-changed + start, with the records cleared.
+    fn deployed() -> (FakeJuju, FakeHost) {
+        let juju = FakeJuju::with_address("10.0.0.5");
+        let host = FakeHost::default();
+        for event in [Event::Install, Event::ConfigChanged, Event::Start] {
+            run(&juju, &host, event);
+        }
+        assert_eq!(juju.status(), status(StatusKind::Active, ""));
+        juju.reset_record();
+        host.reset_record();
+        (juju, host)
+    }
+
+    #[test]
+    fn fresh_deploy_installs_generates_writes_starts_and_opens_the_port() {
+        let juju = FakeJuju::with_address("10.0.0.5");
+        let host = FakeHost::default();
+        add_relation(&juju, "debug-ssh:1");
+
+        run(&juju, &host, Event::Install);
+
+        assert_eq!(
+            host.changes(),
+            vec![
+                "apt-get update",
+                "apt-get install docker.io",
+                "write /var/lib/tmate-ssh-server/keys/ssh_host_rsa_key 600",
+                "write /var/lib/tmate-ssh-server/keys/ssh_host_rsa_key.pub 644",
+                "write /var/lib/tmate-ssh-server/keys/ssh_host_ed25519_key 600",
+                "write /var/lib/tmate-ssh-server/keys/ssh_host_ed25519_key.pub 644",
+                "write /etc/systemd/system/tmate-ssh-server.service 644",
+                "systemctl daemon-reload",
+                "systemctl enable tmate-ssh-server.service",
+                "systemctl restart tmate-ssh-server.service",
+            ]
+        );
+        let unit = host.file(SERVICE_PATH).unwrap();
+        assert!(unit.contains(
+            " ghcr.io/canonical/tmate-ssh-server:0.1.1 -A -h 10.0.0.5 -p 10022 -k /keys\n"
+        ));
+        assert_eq!(
+            host.file(DOCKER_DAEMON_JSON),
+            None,
+            "no proxies, no daemon.json"
+        );
+        let m = juju.model.borrow();
+        assert_eq!(
+            m.statuses,
+            vec![
+                Status::new(StatusKind::Maintenance, "installing docker.io"),
+                Status::new(StatusKind::Maintenance, "generating host keys"),
+                Status::new(StatusKind::Active, ""),
+            ]
+        );
+        assert_eq!(m.opened, vec!["10022/tcp"]);
+        let mut want = published("10.0.0.5", "10022", RSA_FP, ED25519_FP);
+        want.insert("private-address".into(), "10.0.0.5".into());
+        assert_eq!(m.relations["debug-ssh:1"], want);
+        let applied: Option<Applied> = serde_json::from_str(&m.state[STATE_APPLIED]).unwrap();
+        assert_eq!(applied.unwrap().rsa_fingerprint, RSA_FP);
+        assert!(
+            m.logs.iter().all(|(_, line)| !line.contains("PRIVATE")),
+            "no key material in logs"
+        );
+    }
+
+    #[test]
+    fn second_full_reconcile_changes_nothing() {
+        let (juju, host) = deployed();
+        for event in [
+            Event::ConfigChanged,
+            Event::LeaderElected,
+            Event::UpgradeCharm,
+            Event::Start,
+        ] {
+            run(&juju, &host, event);
+        }
+        assert_eq!(host.changes(), Vec::<String>::new());
+        assert_eq!(juju.status(), status(StatusKind::Active, ""));
+        assert!(
+            !juju
+                .calls()
+                .iter()
+                .any(|c| c == "state-set" || c == "open-port" || c == "relation-set")
+        );
+    }
+
+    #[test]
+    fn no_address_waits_then_update_status_finishes_the_job() {
+        let juju = FakeJuju::default();
+        juju.set_address(None);
+        let host = FakeHost::default();
+
+        run(&juju, &host, Event::Install);
+
+        assert_eq!(
+            juju.status(),
+            status(
+                StatusKind::Waiting,
+                "waiting for an IP address on the juju-info binding"
+            )
+        );
+        assert!(
+            host.machine.borrow().docker_installed,
+            "work that needs no address is done"
+        );
+        assert!(
+            host.file("/var/lib/tmate-ssh-server/keys/ssh_host_rsa_key.pub")
+                .is_some()
+        );
+        assert_eq!(host.file(SERVICE_PATH), None);
+        assert!(juju.model.borrow().opened.is_empty());
+        assert!(!juju.model.borrow().state.contains_key(STATE_APPLIED));
+
+        // network-get failing outright is also "no address yet".
+        juju.model.borrow_mut().network = None;
+        run(&juju, &host, Event::UpdateStatus);
+        assert_eq!(
+            juju.status(),
+            status(
+                StatusKind::Waiting,
+                "waiting for an IP address on the juju-info binding"
+            )
+        );
+
+        juju.set_address(Some("10.0.0.7"));
+        run(&juju, &host, Event::UpdateStatus);
+        assert_eq!(juju.status(), status(StatusKind::Active, ""));
+        assert!(host.file(SERVICE_PATH).unwrap().contains(" -h 10.0.0.7 "));
+        assert_eq!(juju.model.borrow().opened, vec!["10022/tcp"]);
+    }
+
+    #[test]
+    fn healthy_update_status_makes_at_most_three_hook_calls_and_no_changes() {
+        let (juju, host) = deployed();
+        run(&juju, &host, Event::UpdateStatus);
+        assert_eq!(juju.calls(), vec!["config-get", "state-get", "network-get"]);
+        assert_eq!(host.changes(), Vec::<String>::new());
+        assert_eq!(host.machine.borrow().queries, vec!["is-active"]);
+    }
+
+    #[test]
+    fn update_status_with_external_address_makes_two_hook_calls() {
+        let (juju, host) = deployed();
+        juju.model
+            .borrow_mut()
+            .config
+            .insert("external-address".into(), json!("203.0.113.9"));
+        run(&juju, &host, Event::ConfigChanged);
+        juju.reset_record();
+        run(&juju, &host, Event::UpdateStatus);
+        assert_eq!(juju.calls(), vec!["config-get", "state-get"]);
+    }
+
+    #[test]
+    fn update_status_restarts_a_service_systemd_gave_up_on() {
+        let (juju, host) = deployed();
+        host.machine.borrow_mut().active = ActiveState::Failed;
+        run(&juju, &host, Event::UpdateStatus);
+        assert_eq!(
+            host.changes(),
+            vec![
+                "systemctl reset-failed tmate-ssh-server.service",
+                "systemctl restart tmate-ssh-server.service"
+            ]
+        );
+        assert_eq!(juju.status(), status(StatusKind::Active, ""));
+    }
+
+    #[test]
+    fn update_status_reports_the_truth_when_the_service_cannot_start() {
+        let (juju, host) = deployed();
+        {
+            let mut m = host.machine.borrow_mut();
+            m.active = ActiveState::Failed;
+            m.restart_fails = true;
+        }
+        run(&juju, &host, Event::UpdateStatus);
+        assert_eq!(
+            juju.status(),
+            status(
+                StatusKind::Blocked,
+                "failed to start tmate-ssh-server.service: see `journalctl -u tmate-ssh-server.service`"
+            )
+        );
+        let applied: Option<Applied> =
+            serde_json::from_str(&juju.model.borrow().state[STATE_APPLIED]).unwrap();
+        assert_eq!(applied, None, "the fast path is off until it runs again");
+
+        // Once it can start again the next tick recovers.
+        host.machine.borrow_mut().restart_fails = false;
+        run(&juju, &host, Event::UpdateStatus);
+        assert_eq!(juju.status(), status(StatusKind::Active, ""));
+    }
+
+    #[test]
+    fn service_stuck_activating_is_maintenance() {
+        let (juju, host) = deployed();
+        {
+            let mut m = host.machine.borrow_mut();
+            m.active = ActiveState::Other("inactive".into());
+            m.after_restart = ActiveState::Activating;
+        }
+        run(&juju, &host, Event::UpdateStatus);
+        assert_eq!(
+            juju.status(),
+            status(
+                StatusKind::Maintenance,
+                "tmate-ssh-server.service is starting"
+            )
+        );
+        host.machine.borrow_mut().after_restart = ActiveState::Other("inactive".into());
+        run(&juju, &host, Event::UpdateStatus);
+        assert_eq!(
+            juju.status(),
+            status(
+                StatusKind::Blocked,
+                "tmate-ssh-server.service is inactive: see `journalctl -u tmate-ssh-server.service`"
+            )
+        );
+    }
+
+    #[test]
+    fn tampered_unit_file_is_rewritten_on_update_status() {
+        let (juju, host) = deployed();
+        host.put(SERVICE_PATH, "[Service]\nExecStart=/bin/false\n");
+        run(&juju, &host, Event::UpdateStatus);
+        assert_eq!(
+            host.changes(),
+            vec![
+                "write /etc/systemd/system/tmate-ssh-server.service 644",
+                "systemctl daemon-reload",
+                "systemctl restart tmate-ssh-server.service",
+            ]
+        );
+    }
+
+    #[test]
+    fn port_change_closes_old_opens_new_restarts_and_republishes() {
+        let (juju, host) = deployed();
+        add_relation(&juju, "debug-ssh:1");
+        run(&juju, &host, Event::DebugSsh(RelationEvent::Joined));
+        juju.model
+            .borrow_mut()
+            .config
+            .insert("port".into(), json!(2222));
+
+        run(&juju, &host, Event::ConfigChanged);
+
+        let m = juju.model.borrow();
+        assert_eq!(m.opened, vec!["2222/tcp"]);
+        let ports: Vec<&String> = m.calls.iter().filter(|c| c.ends_with("-port")).collect();
+        assert_eq!(ports, vec!["close-port", "open-port"]);
+        assert_eq!(m.relations["debug-ssh:1"]["port"], "2222");
+        assert!(
+            host.file(SERVICE_PATH)
+                .unwrap()
+                .contains(" -p 2222 -k /keys\n")
+        );
+        assert!(
+            host.changes()
+                .contains(&"systemctl restart tmate-ssh-server.service".to_owned())
+        );
+        assert_eq!(
+            m.statuses.last(),
+            Some(&Status::new(StatusKind::Active, ""))
+        );
+    }
+
+    #[test]
+    fn invalid_config_blocks_naming_the_option_and_changes_nothing() {
+        let (juju, host) = deployed();
+        for (option, value, message) in [
+            (
+                "port",
+                json!(0),
+                "invalid config option \"port\": 0 is not a TCP port (1-65535)",
+            ),
+            (
+                "image",
+                json!("ghcr.io/x;reboot"),
+                "invalid config option \"image\": \"ghcr.io/x;reboot\" is not an image reference (character ';' not allowed)",
+            ),
+            (
+                "external-address",
+                json!("tmate.example.com"),
+                "invalid config option \"external-address\": \"tmate.example.com\" is not an IPv4 or IPv6 address",
+            ),
+        ] {
+            let saved = juju.model.borrow().config.clone();
+            juju.model.borrow_mut().config.insert(option.into(), value);
+            run(&juju, &host, Event::ConfigChanged);
+            assert_eq!(juju.status(), status(StatusKind::Blocked, message));
+            assert_eq!(host.changes(), Vec::<String>::new());
+            assert_eq!(juju.model.borrow().opened, vec!["10022/tcp"]);
+            // update-status does not take the fast path while blocked, and stays blocked.
+            juju.reset_record();
+            run(&juju, &host, Event::UpdateStatus);
+            assert_eq!(juju.status(), status(StatusKind::Blocked, message));
+            juju.model.borrow_mut().config = saved;
+            run(&juju, &host, Event::ConfigChanged);
+            assert_eq!(juju.status(), status(StatusKind::Active, ""));
+        }
+    }
+
+    #[test]
+    fn invalid_proxy_blocks_naming_the_variable_not_the_value() {
+        let (juju, host) = deployed();
+        let mut context = ctx(Event::ConfigChanged);
+        context.proxy.https = "http://user:s3cret@proxy:notaport".into();
+        dispatch(&context, &juju, &host).unwrap();
+        let status = juju.status().unwrap();
+        assert_eq!(status.kind, StatusKind::Blocked);
+        assert_eq!(
+            status.message,
+            "invalid model proxy setting JUJU_CHARM_HTTPS_PROXY: malformed port (expected http://host[:port] or https://host[:port])"
+        );
+        assert!(
+            juju.model
+                .borrow()
+                .logs
+                .iter()
+                .all(|(_, l)| !l.contains("s3cret"))
+        );
+        assert_eq!(host.changes(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn proxies_go_to_daemon_json_before_docker_is_installed() {
+        let juju = FakeJuju::with_address("10.0.0.5");
+        let host = FakeHost::default();
+        let mut context = ctx(Event::Install);
+        context.proxy.http = "http://squid.internal:3128".into();
+        context.proxy.no_proxy = "127.0.0.1,10.0.0.0/8".into();
+        dispatch(&context, &juju, &host).unwrap();
+        assert_eq!(
+            host.changes()[..2],
+            ["write /etc/docker/daemon.json 644", "apt-get update"]
+        );
+        assert_eq!(
+            host.file(DOCKER_DAEMON_JSON).unwrap(),
+            "{\n  \"proxies\": {\n    \"http-proxy\": \"http://squid.internal:3128\",\n    \"no-proxy\": \"127.0.0.1,10.0.0.0/8\"\n  }\n}\n"
+        );
+
+        // A changed proxy on an installed machine rewrites the file and restarts docker only.
+        host.reset_record();
+        context.event = Event::ConfigChanged;
+        context.proxy.http = "http://squid2.internal:3128".into();
+        dispatch(&context, &juju, &host).unwrap();
+        assert_eq!(
+            host.changes(),
+            vec![
+                "write /etc/docker/daemon.json 644",
+                "systemctl try-restart docker.service"
+            ]
+        );
+
+        // update-status notices the proxy changed even without config-changed.
+        host.reset_record();
+        context.event = Event::UpdateStatus;
+        context.proxy.http = String::new();
+        dispatch(&context, &juju, &host).unwrap();
+        assert_eq!(host.changes()[0], "write /etc/docker/daemon.json 644");
+        assert!(
+            !host
+                .file(DOCKER_DAEMON_JSON)
+                .unwrap()
+                .contains("http-proxy")
+        );
+    }
+
+    #[test]
+    fn garbled_daemon_json_blocks_and_is_not_clobbered() {
+        let juju = FakeJuju::with_address("10.0.0.5");
+        let host = FakeHost::default();
+        host.put(DOCKER_DAEMON_JSON, "{not json");
+        let mut context = ctx(Event::Install);
+        context.proxy.http = "http://squid:3128".into();
+        dispatch(&context, &juju, &host).unwrap();
+        assert_eq!(
+            juju.status(),
+            status(
+                StatusKind::Blocked,
+                "/etc/docker/daemon.json: not valid JSON (key must be a string at line 1 column 2)"
+            )
+        );
+        assert_eq!(host.file(DOCKER_DAEMON_JSON).unwrap(), "{not json");
+        assert_eq!(host.changes(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn apt_failure_waits_and_the_next_event_retries() {
+        let juju = FakeJuju::with_address("10.0.0.5");
+        let host = FakeHost::default();
+        host.machine.borrow_mut().apt_fails = true;
+        run(&juju, &host, Event::Install);
+        assert_eq!(
+            juju.status(),
+            status(
+                StatusKind::Waiting,
+                "failed to install docker.io (apt-get exited with status 100), retrying on update-status"
+            )
+        );
+        let logs = juju.model.borrow().logs.clone();
+        assert!(
+            logs.iter()
+                .any(|(level, line)| *level == LogLevel::Warning
+                    && line.contains("Could not resolve"))
+        );
+        host.machine.borrow_mut().apt_fails = false;
+        run(&juju, &host, Event::UpdateStatus);
+        assert_eq!(juju.status(), status(StatusKind::Active, ""));
+    }
+
+    #[test]
+    fn existing_keys_are_kept() {
+        let juju = FakeJuju::with_address("10.0.0.5");
+        let host = FakeHost::default();
+        host.put_keys(KEYS_DIR, LEGACY_RSA_PUB, LEGACY_ED25519_PUB);
+        add_relation(&juju, "debug-ssh:2");
+        run(&juju, &host, Event::Install);
+        assert!(
+            !host.changes().iter().any(|c| c.contains("/keys/")),
+            "{:?}",
+            host.changes()
+        );
+        assert!(!juju.model.borrow().statuses.contains(&Status::new(
+            StatusKind::Maintenance,
+            "generating host keys"
+        )));
+        assert_eq!(juju.bag("debug-ssh:2")["rsa_fingerprint"], LEGACY_RSA_FP);
+    }
+
+    #[test]
+    fn corrupt_key_blocks_naming_the_file_and_nothing_is_overwritten() {
+        let juju = FakeJuju::with_address("10.0.0.5");
+        let host = FakeHost::default();
+        host.put(
+            "/var/lib/tmate-ssh-server/keys/ssh_host_rsa_key",
+            "-----BEGIN GARBAGE-----",
+        );
+        run(&juju, &host, Event::Install);
+        assert_eq!(
+            juju.status(),
+            status(
+                StatusKind::Blocked,
+                "host key problem: /var/lib/tmate-ssh-server/keys/ssh_host_rsa_key: not an OpenSSH private key"
+            )
+        );
+        assert_eq!(
+            host.file("/var/lib/tmate-ssh-server/keys/ssh_host_rsa_key")
+                .unwrap(),
+            "-----BEGIN GARBAGE-----"
+        );
+        assert_eq!(
+            host.file("/var/lib/tmate-ssh-server/keys/ssh_host_ed25519_key"),
+            None
+        );
+        assert_eq!(host.file(SERVICE_PATH), None);
+    }
+
+    #[test]
+    fn upgrade_from_the_python_charm_keeps_fingerprints_and_cleans_up() {
+        let juju = FakeJuju::with_address("10.0.0.5");
+        let host = FakeHost::default();
+        add_relation(&juju, "debug-ssh:4");
+        // What the Python charm left: keys in /home/ubuntu/keys, its unit, docker, containers.
+        host.put_keys(LEGACY_KEYS_DIR, LEGACY_RSA_PUB, LEGACY_ED25519_PUB);
+        host.put(
+            SERVICE_PATH,
+            "[Service]\nExecStart=/usr/bin/docker run --name tmate-x1 ...\n",
+        );
+        {
+            let mut m = host.machine.borrow_mut();
+            m.docker_installed = true;
+            m.enabled = true;
+            m.active = ActiveState::Active;
+            m.containers = vec![
+                Container {
+                    name: "tmate-x1".into(),
+                    image: "ghcr.io/canonical/tmate-ssh-server:0.1.1".into(),
+                    state: "running".into(),
+                },
+                Container {
+                    name: "old_one".into(),
+                    image: "ghcr.io/canonical/tmate-ssh-server:0.1.0".into(),
+                    state: "exited".into(),
+                },
+                Container {
+                    name: "unrelated".into(),
+                    image: "nginx:latest".into(),
+                    state: "exited".into(),
+                },
+            ];
+        }
+
+        run(&juju, &host, Event::UpgradeCharm);
+
+        assert_eq!(juju.status(), status(StatusKind::Active, ""));
+        assert_eq!(juju.bag("debug-ssh:4"), {
+            let mut want = published("10.0.0.5", "10022", LEGACY_RSA_FP, LEGACY_ED25519_FP);
+            want.insert("private-address".into(), "10.0.0.5".into());
+            want
+        });
+        assert_eq!(
+            host.file("/var/lib/tmate-ssh-server/keys/ssh_host_ed25519_key.pub")
+                .unwrap(),
+            LEGACY_ED25519_PUB
+        );
+        assert_eq!(
+            host.file("/home/ubuntu/keys/ssh_host_rsa_key.pub").unwrap(),
+            LEGACY_RSA_PUB,
+            "source untouched"
+        );
+        let changes = host.changes();
+        let restart = changes
+            .iter()
+            .position(|c| c == "systemctl restart tmate-ssh-server.service")
+            .unwrap();
+        let rm1 = changes
+            .iter()
+            .position(|c| c == "docker rm --force tmate-x1")
+            .unwrap();
+        assert!(
+            restart < rm1,
+            "the old unit's container is removed after the rewrite+restart: {changes:?}"
+        );
+        assert!(changes.contains(&"docker rm --force old_one".to_owned()));
+        assert!(!changes.iter().any(|c| c.contains("unrelated")));
+        assert!(!changes.iter().any(|c| c.starts_with("apt-get")));
+        let logs = juju.model.borrow().logs.clone();
+        assert!(
+            logs.iter()
+                .any(|(_, l)| l == "adopted the rsa and ed25519 host keys of /home/ubuntu/keys")
+        );
+    }
+
+    #[test]
+    fn relation_data_is_published_only_when_it_changes() {
+        let (juju, host) = deployed();
+        add_relation(&juju, "debug-ssh:1");
+        run(&juju, &host, Event::DebugSsh(RelationEvent::Created));
+        assert_eq!(
+            juju.calls().iter().filter(|c| *c == "relation-set").count(),
+            1
+        );
+
+        juju.reset_record();
+        for event in [RelationEvent::Joined, RelationEvent::Changed] {
+            run(&juju, &host, Event::DebugSsh(event));
+        }
+        assert!(!juju.calls().contains(&"relation-set".to_owned()));
+
+        // A second relation gets the data; the first is left alone.
+        add_relation(&juju, "debug-ssh:7");
+        juju.reset_record();
+        run(&juju, &host, Event::DebugSsh(RelationEvent::Joined));
+        assert_eq!(
+            juju.calls().iter().filter(|c| *c == "relation-set").count(),
+            1
+        );
+        assert_eq!(juju.bag("debug-ssh:7")["host"], "10.0.0.5");
+
+        // An address change (config-changed) republishes everywhere.
+        juju.set_address(Some("10.0.0.99"));
+        juju.reset_record();
+        run(&juju, &host, Event::ConfigChanged);
+        assert_eq!(
+            juju.calls().iter().filter(|c| *c == "relation-set").count(),
+            2
+        );
+        assert_eq!(juju.bag("debug-ssh:1")["host"], "10.0.0.99");
+        assert!(host.file(SERVICE_PATH).unwrap().contains(" -h 10.0.0.99 "));
+    }
+
+    #[test]
+    fn ipv4_is_published_over_ipv6_and_external_address_wins() {
+        let (juju, host) = deployed();
+        add_relation(&juju, "debug-ssh:1");
+        juju.model.borrow_mut().network = Some(
+            serde_json::from_str(
+                r#"{"bind-addresses":[{"addresses":[{"value":"2001:db8::5"}]},{"addresses":[{"value":"192.0.2.8"}]}]}"#,
+            )
+            .unwrap(),
+        );
+        run(&juju, &host, Event::ConfigChanged);
+        assert_eq!(juju.bag("debug-ssh:1")["host"], "192.0.2.8");
+        juju.model
+            .borrow_mut()
+            .config
+            .insert("external-address".into(), json!("203.0.113.9"));
+        run(&juju, &host, Event::ConfigChanged);
+        assert_eq!(juju.bag("debug-ssh:1")["host"], "203.0.113.9");
+        assert!(
+            host.file(SERVICE_PATH)
+                .unwrap()
+                .contains(" -h 203.0.113.9 ")
+        );
+    }
+
+    #[test]
+    fn relation_broken_does_not_write_to_the_broken_relation() {
+        let juju = FakeJuju::with_address("10.0.0.5");
+        let host = FakeHost::default();
+        add_relation(&juju, "debug-ssh:1");
+        add_relation(&juju, "debug-ssh:2");
+        let mut context = ctx(Event::DebugSsh(RelationEvent::Broken));
+        context.relation_id = Some("debug-ssh:2".into());
+        dispatch(&context, &juju, &host).unwrap();
+        assert_eq!(juju.bag("debug-ssh:1")["port"], "10022");
+        assert!(!juju.bag("debug-ssh:2").contains_key("port"));
+    }
+
+    #[test]
+    fn published_data_is_what_the_consumers_accept() {
+        let (juju, host) = deployed();
+        add_relation(&juju, "debug-ssh:1");
+        run(&juju, &host, Event::DebugSsh(RelationEvent::Joined));
+        let bag = juju.bag("debug-ssh:1");
+        // github-runner: host an IP literal, port 1..65535, fingerprints ^SHA256:.
+        assert!(
+            bag["host"].parse::<IpAddr>().unwrap().is_ipv4(),
+            "action-tmate rejects IPv6"
+        );
+        assert!(matches!(bag["port"].parse::<u16>(), Ok(p) if p > 0));
+        for key in ["rsa_fingerprint", "ed25519_fingerprint"] {
+            assert!(
+                bag[key].starts_with("SHA256:") && bag[key].len() == 50,
+                "{key}"
+            );
+        }
+        assert_eq!(bag["rsa_fingerprint"], RSA_FP);
+        assert_eq!(bag["ed25519_fingerprint"], ED25519_FP);
+        assert_eq!(
+            host.file("/var/lib/tmate-ssh-server/keys/ssh_host_rsa_key.pub")
+                .unwrap(),
+            RSA_PUB
+        );
+        assert_eq!(
+            host.file("/var/lib/tmate-ssh-server/keys/ssh_host_ed25519_key.pub")
+                .unwrap(),
+            ED25519_PUB
+        );
+    }
+
+    #[test]
+    fn stop_and_remove_tear_down_but_keep_the_keys() {
+        let (juju, host) = deployed();
+        host.machine.borrow_mut().containers = vec![Container {
+            name: "tmate-ssh-server".into(),
+            image: "ghcr.io/canonical/tmate-ssh-server:0.1.1".into(),
+            state: "running".into(),
+        }];
+        run(&juju, &host, Event::Stop);
+        assert_eq!(
+            host.changes(),
+            vec![
+                "systemctl stop tmate-ssh-server.service",
+                "systemctl disable tmate-ssh-server.service",
+                "remove /etc/systemd/system/tmate-ssh-server.service",
+                "systemctl daemon-reload",
+                "docker rm --force tmate-ssh-server",
+            ]
+        );
+        assert_eq!(
+            juju.status(),
+            status(
+                StatusKind::Maintenance,
+                "stopped; host keys kept in /var/lib/tmate-ssh-server/keys"
+            )
+        );
+        host.reset_record();
+        run(&juju, &host, Event::Remove);
+        assert_eq!(host.changes(), Vec::<String>::new(), "idempotent");
+        assert!(
+            host.file("/var/lib/tmate-ssh-server/keys/ssh_host_rsa_key")
+                .is_some()
+        );
+        assert!(
+            host.file("/var/lib/tmate-ssh-server/keys/ssh_host_ed25519_key.pub")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn other_hooks_do_nothing() {
+        let juju = FakeJuju::with_address("10.0.0.5");
+        let host = FakeHost::default();
+        run(&juju, &host, Event::OtherHook("pre-series-upgrade".into()));
+        assert!(juju.calls().is_empty());
+        assert!(host.changes().is_empty());
+    }
+
+    #[test]
+    fn unexpected_hook_tool_failure_is_an_error_not_a_status() {
+        let (juju, host) = deployed();
+        add_relation(&juju, "debug-ssh:1");
+        juju.model.borrow_mut().fail_on = Some("relation-get");
+        let err = dispatch(&ctx(Event::DebugSsh(RelationEvent::Joined)), &juju, &host).unwrap_err();
+        assert_eq!(err.status(), None);
+        assert_eq!(
+            chain(&err),
+            "command `relation-get` exited with status 1: ERROR fake failure"
+        );
+        assert!(
+            !juju.calls().contains(&"status-set".to_owned()),
+            "the status is left to Juju's error state"
+        );
+    }
+}
