@@ -3,5 +3,7 @@
 mod openssh;
 // The tmate-keygen command line: formats, idempotence, bad input.
 mod keygen_cli;
+// The Juju simulator itself, driven by a tiny shell charm.
+mod sim_fake_charm;
 // Crash safety of tmate-keygen init under SIGKILL.
 mod crash;

@@ -1181,10 +1181,12 @@ impl Sim {
                 Some(status) => break status.code(),
                 None if Instant::now() >= deadline => {
                     // Kill the whole process group (charm and any hung tools).
-                    let _ = Command::new("kill")
-                        .arg("-KILL")
-                        .arg(format!("-{}", child.id()))
-                        .status();
+                    if let Ok(pgid) = i32::try_from(child.id()) {
+                        let _ = nix::sys::signal::killpg(
+                            nix::unistd::Pid::from_raw(pgid),
+                            nix::sys::signal::Signal::SIGKILL,
+                        );
+                    }
                     let _ = child.kill();
                     let _ = child.wait();
                     break None;
