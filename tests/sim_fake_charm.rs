@@ -1,5 +1,6 @@
 //! The simulator itself, driven with a tiny shell charm: environment, transactions,
 //! sequences, error/resolve, timeouts and the consumer checks.
+#![allow(clippy::unwrap_used, reason = "test helpers panic on setup failure")]
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
