@@ -1,1 +1,43 @@
-fn main() {}
+//! Project automation, run as `cargo xtask TASK` (alias in `.cargo/config.toml`).
+//!
+//! Tasks: `charm` builds the release `dispatch` and packs `target/charm/tmate-ssh-server.charm`.
+
+mod charm;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask charm";
+
+fn main() -> ExitCode {
+    let root = workspace_root();
+    let task = std::env::args().nth(1);
+    let result = match task.as_deref() {
+        Some("charm") => charm::run(&root),
+        Some(other) => Err(format!("unknown task {other:?}; {USAGE}")),
+        None => Err(USAGE.to_owned()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            #[allow(
+                clippy::print_stderr,
+                reason = "a command-line tool reports its failure"
+            )]
+            {
+                eprintln!("error: {message}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root: two levels above this crate's manifest.
+fn workspace_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .ancestors()
+        .nth(2)
+        .unwrap_or(manifest_dir)
+        .to_path_buf()
+}
