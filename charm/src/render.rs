@@ -96,6 +96,7 @@ ProtectHome=yes
 PrivateTmp=yes
 PrivateDevices=yes
 PrivateIPC=yes
+PrivateMounts=yes
 # A path-bound unix socket is reachable from any network namespace.
 PrivateNetwork=yes
 RestrictAddressFamilies=AF_UNIX
@@ -341,5 +342,68 @@ TimeoutStopSec=30
             err.to_string(),
             "not valid JSON (key must be a string at line 1 column 2)"
         );
+    }
+
+    /// Runs a tool the test needs; a missing tool fails the test.
+    fn tool(program: &str, args: &[&std::ffi::OsStr]) -> std::process::Output {
+        std::process::Command::new(program)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{program} must be installed (apt install systemd): {e}"))
+    }
+
+    /// Writes the unit into a temporary directory next to a stub `docker.service`, with the
+    /// Docker CLI path pointing at a stub executable (this machine has no Docker).
+    fn unit_in_tempdir(unit: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let docker = dir.path().join("docker");
+        std::fs::write(&docker, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let docker = docker.to_str().unwrap();
+        std::fs::write(
+            dir.path().join("docker.service"),
+            format!("[Unit]\nDescription=stub\n[Service]\nExecStart={docker}\n"),
+        )
+        .unwrap();
+        let path = dir.path().join("tmate-ssh-server.service");
+        std::fs::write(&path, unit.replace(DOCKER_BIN, docker)).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn systemd_analyze_verify_accepts_the_unit() {
+        for port in [10022, 22] {
+            let (_dir, path) = unit_in_tempdir(&render_unit(&spec(port)));
+            let out = tool("systemd-analyze", &["verify".as_ref(), path.as_os_str()]);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.success() && stderr.trim().is_empty(),
+                "port {port}: {stderr}"
+            );
+        }
+    }
+
+    #[test]
+    fn systemd_analyze_security_rates_the_unit_safe() {
+        /// `systemd-analyze security` calls anything up to 1.9 "SAFE"; keep well inside it.
+        const MAX_EXPOSURE: f64 = 1.0;
+        let (_dir, path) = unit_in_tempdir(&render_unit(&spec(10022)));
+        let out = tool(
+            "systemd-analyze",
+            &[
+                "security".as_ref(),
+                "--offline=yes".as_ref(),
+                path.as_os_str(),
+            ],
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let exposure: f64 = stdout
+            .lines()
+            .find_map(|l| l.split_once("Overall exposure level for tmate-ssh-server.service: "))
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no exposure level in: {stdout}"));
+        assert!(exposure <= MAX_EXPOSURE, "exposure {exposure}:\n{stdout}");
     }
 }

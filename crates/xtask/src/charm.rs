@@ -2,9 +2,9 @@
 //! `target/charm/tmate-ssh-server.charm`.
 //!
 //! The `.charm` is a zip (JUJU.md section 3): `manifest.yaml`, `metadata.yaml`, `actions.yaml`,
-//! `config.yaml`, `dispatch` with unix mode 0755 (Juju does not chmod it) and the
-//! `hooks/{install,start,upgrade-charm}` symlinks to `../dispatch` that Juju < 2.8 needs. The
-//! zip is written here (stored entries, CRC-32) rather than with a dependency.
+//! `config.yaml` and `dispatch` with unix mode 0755 (Juju does not chmod it). No `hooks/`
+//! symlinks: every supported Juju (>= 2.9) runs `dispatch`. The zip is written here (stored
+//! entries, CRC-32) rather than with a dependency.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -26,15 +26,11 @@ const BASES: [&str; 2] = ["22.04", "24.04"];
 const MAX_GLIBC: (u32, u32) = (2, 35);
 /// Metadata files copied verbatim from `charm/`.
 const METADATA_FILES: [&str; 3] = ["metadata.yaml", "actions.yaml", "config.yaml"];
-/// Hooks Juju < 2.8 runs directly instead of `dispatch`.
-const LEGACY_HOOKS: [&str; 3] = ["install", "start", "upgrade-charm"];
 
 /// Unix mode of a regular file entry.
 const MODE_FILE: u32 = 0o100_644;
 /// Unix mode of the executable `dispatch`.
 const MODE_EXECUTABLE: u32 = 0o100_755;
-/// Unix mode of a symlink entry.
-const MODE_SYMLINK: u32 = 0o120_777;
 
 /// Builds, checks and packs the charm.
 ///
@@ -70,13 +66,6 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
         entries.push(Entry::file(name, data, MODE_FILE));
     }
     entries.push(Entry::file("dispatch", dispatch, MODE_EXECUTABLE));
-    for hook in LEGACY_HOOKS {
-        entries.push(Entry::file(
-            &format!("hooks/{hook}"),
-            b"../dispatch".to_vec(),
-            MODE_SYMLINK,
-        ));
-    }
     let zip = write_zip(&entries, epoch);
 
     let output = target.join(CHARM_OUTPUT);
@@ -373,6 +362,9 @@ mod tests {
             vec!["arc4random@GLIBC_2.36", "pidfd_spawnp@GLIBC_2.39"]
         );
     }
+
+    /// Unix mode of a symlink entry (the writer supports them; the charm has none).
+    const MODE_SYMLINK: u32 = 0o120_777;
 
     /// The zip is read back by the two readers that matter: `unzip` (modes, symlinks) and
     /// Python's `zipfile` (what charmcraft and the simulator use).
