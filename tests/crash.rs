@@ -19,8 +19,13 @@ use tmate_tests::keys_support::{
     DirSnapshot, Entry, KEY_FILES, TestRng, keygen_cmd, keygen_ok, ssh_keygen_public,
 };
 
-/// Number of killed runs.
-const RUNS: u64 = 200;
+/// Killed runs always made.
+const MIN_RUNS: u64 = 100;
+/// Killed runs made when time allows (see [`TIME_BUDGET`]).
+const MAX_RUNS: u64 = 200;
+/// Runs beyond [`MIN_RUNS`] start only within this time: a loaded machine (all tests in
+/// parallel on 2 cores) makes each run several times slower.
+const TIME_BUDGET: Duration = Duration::from_secs(25);
 /// Environment variable holding a seed to replay.
 const SEED_ENV: &str = "TMATE_CRASH_SEED";
 /// Every `BIG_RSA_EVERY`-th run generates a 3072-bit key (the default) instead of 2048.
@@ -150,7 +155,8 @@ fn sigkill_during_init_never_leaves_a_broken_key() {
     let mut exited_first = 0;
     let mut with_leftovers = 0;
     let started = Instant::now();
-    for run in 0..RUNS {
+    let mut run = 0;
+    while run < MIN_RUNS || (run < MAX_RUNS && started.elapsed() < TIME_BUDGET) {
         let tmp = tempfile::tempdir().expect("tempdir");
         let keys = tmp.path().join("keys");
         let rsa_bits = if run % BIG_RSA_EVERY == BIG_RSA_EVERY - 1 {
@@ -217,9 +223,10 @@ fn sigkill_during_init_never_leaves_a_broken_key() {
                 "run {run}: {name}.pub"
             );
         }
+        run += 1;
     }
     eprintln!(
-        "crash test: {RUNS} runs in {:.1?} (typical init {window:.1?}); kills landed: \
+        "crash test: {run} runs in {:.1?} (typical init {window:.1?}); kills landed: \
          before any key file {}, after some key files {}, complete {} (of which the process \
          had already exited: {exited_first}); runs that left a temp file: {with_leftovers}",
         started.elapsed(),
