@@ -216,13 +216,8 @@ pub(crate) fn reconcile(
         },
     };
     if outcome.applied != state.applied {
-        let record = serde_json::to_string(&outcome.applied).map_err(|e| {
-            Error::io(
-                "encode",
-                STATE_APPLIED,
-                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-            )
-        })?;
+        // Strings and integers always serialise; "null" would only cost one full reconcile.
+        let record = serde_json::to_string(&outcome.applied).unwrap_or_else(|_| "null".to_owned());
         juju.state_set(&BTreeMap::from([(STATE_APPLIED.to_owned(), record)]))?;
     }
     juju.status_set(&outcome.status)?;
