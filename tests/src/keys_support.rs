@@ -163,7 +163,10 @@ pub fn require_tool(name: &str) -> PathBuf {
     let package = match name {
         "ssh-keygen" | "ssh-keyscan" => "openssh-client",
         "sshd" => "openssh-server",
-        "unshare" | "mount" => "util-linux/mount",
+        "unshare" => "util-linux",
+        "mount" => "mount",
+        "script" => "bsdutils",
+        "timeout" => "coreutils",
         _ => name,
     };
     panic!("required tool `{name}` not found: install the Debian package {package}");

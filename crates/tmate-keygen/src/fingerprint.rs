@@ -18,7 +18,8 @@ use crate::error::{Error, Result};
 
 /// Printed in place of an absent comment, as `ssh-keygen -l`.
 const NO_COMMENT: &str = "no comment";
-/// A first line containing this marks a private key file, as in `ssh-keygen -l`.
+/// A first line containing this (unless it is blank or a `#` comment) marks a private key
+/// file, as in `ssh-keygen -l`.
 const PRIVATE_KEY_MARKER: &[u8] = b"PRIVATE KEY";
 /// Private key files are small; refuse to slurp anything bigger into memory.
 const MAX_PRIVATE_KEY_BYTES: u64 = 1 << 20;
@@ -89,7 +90,7 @@ fn fingerprint_reader(
         {
             break;
         }
-        if first && contains(&line, PRIVATE_KEY_MARKER) {
+        if first && !is_skipped(&line) && contains(&line, PRIVATE_KEY_MARKER) {
             return fingerprint_private(name, path, line, reader, hash, out);
         }
         first = false;
@@ -298,6 +299,12 @@ fn prefix_end(s: &[u8]) -> Option<usize> {
     None
 }
 
+/// Whether `ssh-keygen -l` skips `line` outright (blank, or a `#` comment).
+fn is_skipped(line: &[u8]) -> bool {
+    let end = line.iter().position(|&b| b == b'\n').unwrap_or(line.len());
+    trim_blanks(&line[..end]).first().is_none_or(|&b| b == b'#')
+}
+
 /// Space or tab, the only separators OpenSSH knows in key lines.
 fn is_blank(b: u8) -> bool {
     b == b' ' || b == b'\t'
@@ -450,6 +457,27 @@ mod tests {
         let err = fingerprint_reader("(stdin)", None, &mut &b""[..], HashAlg::Sha256, &mut out)
             .expect_err("no key");
         assert_eq!(err.to_string(), "(stdin): no public key found");
+    }
+
+    #[test]
+    fn private_key_marker_only_counts_on_a_first_line_that_is_not_a_comment() {
+        let mut out = Vec::new();
+        let text = format!("# PRIVATE KEY notes\n{ED} k\n");
+        fingerprint_reader("t", None, &mut text.as_bytes(), HashAlg::Sha256, &mut out)
+            .expect("a public key file");
+        assert_eq!(out, format!("256 {ED_FP} k (ED25519)\n").into_bytes());
+        let err = fingerprint_reader(
+            "t",
+            None,
+            &mut &b"-----BEGIN RSA PRIVATE KEY-----\nxx\n"[..],
+            HashAlg::Sha256,
+            &mut out,
+        )
+        .expect_err("PEM is not supported");
+        assert_eq!(
+            err.to_string(),
+            "t: invalid key data: not an OpenSSH private key"
+        );
     }
 
     #[test]
