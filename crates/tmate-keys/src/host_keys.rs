@@ -7,6 +7,8 @@ use std::os::unix::fs::{
     DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _,
 };
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread;
 
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
@@ -209,73 +211,101 @@ impl HostKeys {
     /// [`Error::OrphanPublicKey`] (a `.pub` without its private key), [`Error::TooLarge`]; [`Error::Io`] when a file
     /// operation fails; [`Error::Generate`] if the RNG is broken.
     pub fn ensure(&self, opts: &EnsureOptions, rng: &mut impl CryptoRng) -> Result<EnsureReport> {
-        self.prepare_dir()?;
+        let created_dir = self.prepare_dir()?;
         let _lock = self.lock()?;
         let states = self.inspect_all()?;
         let stale = stale_temps(&self.dir)?;
 
-        // Generate everything first: a failure here leaves the directory untouched.
-        let mut generated = Vec::new();
-        for state in &states {
-            if state.private.is_none() {
-                generated.push((
-                    state.kind,
-                    HostKey::generate(state.kind, opts.rsa_bits, rng)?,
-                ));
-            }
-        }
-
+        // Everything is checked: from here on, repair and create.
         let mut repaired = Vec::new();
         for path in stale {
             remove_file(&path)?;
             repaired.push(Repair::RemovedStaleTemp(path));
         }
-        let mut created = Vec::new();
         let mut keys = Vec::new();
-        for state in states {
-            if let Some((_, key, mode)) = &state.private {
-                if mode & LOOSE_BITS != 0 {
-                    tighten(&state.private_path)?;
-                    repaired.push(Repair::TightenedMode {
-                        path: state.private_path.clone(),
-                        old_mode: *mode,
-                    });
-                }
-                if state.public.is_none() {
-                    write_new(
-                        &state.public_path,
-                        key.public_line().as_bytes(),
-                        PUBLIC_KEY_MODE,
-                    )?;
-                    repaired.push(Repair::RecreatedPublicKey(state.public_path.clone()));
-                }
-                keys.push(KeyInfo::new(state.private_path, key));
-            } else {
-                let index = generated
-                    .iter()
-                    .position(|(kind, _)| *kind == state.kind)
-                    .ok_or(Error::Generate {
-                        kind: state.kind,
-                        reason: "key was not generated",
-                    })?;
-                let (_, key) = generated.swap_remove(index);
-                let text = key.to_openssh()?;
-                write_new(&state.private_path, text.as_bytes(), PRIVATE_KEY_MODE)?;
-                created.push(state.private_path.clone());
-                write_new(
+        let mut to_generate = Vec::new();
+        for state in &states {
+            let Some((_, key, mode)) = &state.private else {
+                to_generate.push(state);
+                continue;
+            };
+            if mode & LOOSE_BITS != 0 {
+                tighten(&state.private_path)?;
+                repaired.push(Repair::TightenedMode {
+                    path: state.private_path.clone(),
+                    old_mode: *mode,
+                });
+            }
+            if state.public.is_none() {
+                TempFile::create(
                     &state.public_path,
                     key.public_line().as_bytes(),
                     PUBLIC_KEY_MODE,
-                )?;
-                created.push(state.public_path.clone());
-                keys.push(KeyInfo::new(state.private_path, &key));
+                )?
+                .commit()?;
+                repaired.push(Repair::RecreatedPublicKey(state.public_path.clone()));
             }
+            keys.push((state.kind, KeyInfo::new(state.private_path.clone(), key)));
         }
-        sync_dir(&self.dir)?;
+        if !repaired.is_empty() {
+            sync_dir(&self.dir)?;
+        }
+
+        // Generate the missing keys, the quick Ed25519 one first, while a second thread writes
+        // each finished key: its fsyncs then overlap the RSA prime search.
+        to_generate.sort_by_key(|state| state.kind != KeyKind::Ed25519);
+        let mut created = Vec::new();
+        let written = thread::scope(|scope| {
+            let (sender, receiver) = mpsc::channel::<(&KindState, HostKey)>();
+            let dir = &self.dir;
+            let writer = scope.spawn(move || -> Result<Vec<(KeyKind, KeyInfo)>> {
+                if created_dir {
+                    sync_parent(dir)?;
+                }
+                let mut written = Vec::new();
+                for (state, key) in receiver {
+                    let private = key.to_openssh()?;
+                    write_pair(
+                        (&state.private_path, private.as_bytes()),
+                        (&state.public_path, key.public_line().as_bytes()),
+                    )?;
+                    sync_dir(dir)?;
+                    written.push((state.kind, KeyInfo::new(state.private_path.clone(), &key)));
+                }
+                Ok(written)
+            });
+            let mut generated = Ok(());
+            for state in to_generate {
+                match HostKey::generate(state.kind, opts.rsa_bits, rng) {
+                    Ok(key) => {
+                        if sender.send((state, key)).is_err() {
+                            break; // The writer failed; its error is reported below.
+                        }
+                    }
+                    Err(e) => {
+                        generated = Err(e);
+                        break;
+                    }
+                }
+            }
+            drop(sender);
+            let written = writer
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+            generated.map(|()| written)
+        })?;
+        let mut written = written;
+        written.sort_by_key(|(kind, _)| *kind);
+        for (kind, info) in written {
+            created.push(info.path.clone());
+            created.push(self.public_key_path(kind));
+            keys.push((kind, info));
+        }
+        keys.sort_by_key(|(kind, _)| *kind);
         Ok(EnsureReport {
             created,
             repaired,
-            keys: into_loaded(keys)?,
+            keys: into_loaded(keys.into_iter().map(|(_, info)| info).collect())?,
         })
     }
 
@@ -349,7 +379,9 @@ impl HostKeys {
         if sources.is_empty() {
             return Ok(Vec::new());
         }
-        self.prepare_dir()?;
+        if self.prepare_dir()? {
+            sync_parent(&self.dir)?;
+        }
         let _lock = self.lock()?;
         let here = self.inspect_all()?;
         let mut adopted = Vec::new();
@@ -364,10 +396,15 @@ impl HostKeys {
             let Some((bytes, key, _)) = &source.private else {
                 continue;
             };
-            write_new(&target.private_path, bytes, PRIVATE_KEY_MODE)?;
             let public = source.public.clone().unwrap_or_else(|| key.public_line());
             if target.public.is_none() {
-                write_new(&target.public_path, public.as_bytes(), PUBLIC_KEY_MODE)?;
+                write_pair(
+                    (&target.private_path, bytes),
+                    (&target.public_path, public.as_bytes()),
+                )?;
+            } else {
+                // Only an orphan .pub could be here, and inspection refuses those.
+                TempFile::create(&target.private_path, bytes, PRIVATE_KEY_MODE)?.commit()?;
             }
             adopted.push(source.kind);
         }
@@ -388,20 +425,18 @@ impl HostKeys {
         }
     }
 
-    /// Creates the directory with mode `0700` unless it exists.
-    fn prepare_dir(&self) -> Result<()> {
+    /// Creates the directory with mode `0700` unless it exists; `true` if it was created (its
+    /// parent then needs a [`sync_parent`]).
+    fn prepare_dir(&self) -> Result<bool> {
         if self.check_dir()? {
-            return Ok(());
+            return Ok(false);
         }
         DirBuilder::new()
             .recursive(true)
             .mode(DIR_MODE)
             .create(&self.dir)
             .map_err(|e| Error::io(&self.dir, "create directory", e))?;
-        if let Some(parent) = self.dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-            sync_dir(parent)?;
-        }
-        Ok(())
+        Ok(true)
     }
 
     /// An exclusive advisory lock on the directory, held while the returned file is open.
@@ -577,54 +612,102 @@ fn remove_file(path: &Path) -> Result<()> {
     fs::remove_file(path).map_err(|e| Error::io(path, "remove", e))
 }
 
-/// Creates `target` with `content` and `mode`, crash-safely and never replacing a file:
-/// temp file created with `mode` (`O_CREAT|O_EXCL|O_NOFOLLOW`), written, `fsync`ed, then
-/// hard-linked to `target` (which fails if `target` exists) and unlinked. A crash leaves
-/// `target` absent or complete, plus at most a temp file that the next run removes.
-fn write_new(target: &Path, content: &[u8], mode: u32) -> Result<()> {
-    let temp = temp_path(target);
-    let result = write_temp(&temp, content, mode).and_then(|()| link_into_place(&temp, target));
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
+/// A temporary file next to its target, written and `fsync`ed, removed on drop unless
+/// committed.
+///
+/// Creating a file crash-safely and never replacing one: the temp file is created with its
+/// final mode (`O_CREAT|O_EXCL|O_NOFOLLOW`), written and `fsync`ed, then hard-linked to the
+/// target (which fails if the target exists) and unlinked. A crash leaves the target absent or
+/// complete, plus at most a temp file that the next run removes.
+struct TempFile<'a> {
+    temp: PathBuf,
+    target: &'a Path,
+    committed: bool,
+}
+
+impl<'a> TempFile<'a> {
+    fn create(target: &'a Path, content: &[u8], mode: u32) -> Result<Self> {
+        let temp = temp_path(target);
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(O_NOFOLLOW)
+            .open(&temp)
+            .map_err(|e| Error::io(&temp, "create", e))?;
+        let this = Self {
+            temp,
+            target,
+            committed: false,
+        };
+        // The umask may have removed bits from `mode` (e.g. 0644 -> 0600); set it exactly.
+        // This only ever widens a public key file: a private key is 0600 from creation.
+        file.set_permissions(Permissions::from_mode(mode))
+            .map_err(|e| Error::io(&this.temp, "set permissions on", e))?;
+        file.write_all(content)
+            .map_err(|e| Error::io(&this.temp, "write", e))?;
+        file.sync_all()
+            .map_err(|e| Error::io(&this.temp, "sync", e))?;
+        Ok(this)
     }
-    result
-}
 
-fn write_temp(temp: &Path, content: &[u8], mode: u32) -> Result<()> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .custom_flags(O_NOFOLLOW)
-        .open(temp)
-        .map_err(|e| Error::io(temp, "create", e))?;
-    // The umask may have removed bits from `mode` (e.g. 0644 -> 0600); set it exactly. This
-    // only ever widens a public key file: a private key is 0600 or stricter from creation.
-    file.set_permissions(Permissions::from_mode(mode))
-        .map_err(|e| Error::io(temp, "set permissions on", e))?;
-    file.write_all(content)
-        .map_err(|e| Error::io(temp, "write", e))?;
-    file.sync_all().map_err(|e| Error::io(temp, "sync", e))
-}
-
-fn link_into_place(temp: &Path, target: &Path) -> Result<()> {
-    match fs::hard_link(temp, target) {
-        Ok(()) => remove_file(temp),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(Error::io(target, "create", e)),
-        // Filesystems without hard links: rename, after checking under our lock that the
-        // target is still absent.
-        Err(_) => match fs::symlink_metadata(target) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                fs::rename(temp, target).map_err(|e| Error::io(target, "create", e))
+    /// Links the temp file into place; fails if the target exists.
+    fn commit(mut self) -> Result<()> {
+        let (temp, target) = (&self.temp, self.target);
+        match fs::hard_link(temp, target) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(Error::io(target, "create", e));
             }
-            Ok(_) => Err(Error::io(
-                target,
-                "create",
-                io::Error::from(io::ErrorKind::AlreadyExists),
-            )),
-            Err(e) => Err(Error::io(target, "inspect", e)),
-        },
+            // Filesystems without hard links: rename, after checking under our lock that the
+            // target is still absent.
+            Err(_) => match fs::symlink_metadata(target) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    fs::rename(temp, target).map_err(|e| Error::io(target, "create", e))?;
+                    self.committed = true;
+                    return Ok(());
+                }
+                Ok(_) => {
+                    return Err(Error::io(
+                        target,
+                        "create",
+                        io::Error::from(io::ErrorKind::AlreadyExists),
+                    ));
+                }
+                Err(e) => return Err(Error::io(target, "inspect", e)),
+            },
+        }
+        self.committed = true;
+        remove_file(temp)
     }
+}
+
+impl Drop for TempFile<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// Creates a private key file and then its `.pub`. Both temp files are written and `fsync`ed
+/// concurrently; the private key is linked into place first. Journaling filesystems (ext4,
+/// xfs) commit directory operations in order, so after a crash the `.pub` never exists
+/// without its private key; the caller `fsync`s the directory afterwards.
+fn write_pair(private: (&Path, &[u8]), public: (&Path, &[u8])) -> Result<()> {
+    let (private, public) = thread::scope(|scope| {
+        let public = scope.spawn(|| TempFile::create(public.0, public.1, PUBLIC_KEY_MODE));
+        let private = TempFile::create(private.0, private.1, PRIVATE_KEY_MODE);
+        (
+            private,
+            public
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+        )
+    });
+    let (private, public) = (private?, public?);
+    private.commit()?;
+    public.commit()
 }
 
 /// Sets a private key to mode `0600` through a descriptor opened without following links.
@@ -632,6 +715,14 @@ fn tighten(path: &Path) -> Result<()> {
     open_nofollow(path)?
         .set_permissions(Permissions::from_mode(PRIVATE_KEY_MODE))
         .map_err(|e| Error::io(path, "set permissions on", e))
+}
+
+/// `fsync` on the parent of a newly created `dir`, so that `dir` itself survives a crash.
+fn sync_parent(dir: &Path) -> Result<()> {
+    match dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => sync_dir(parent),
+        None => Ok(()),
+    }
 }
 
 /// `fsync` on a directory, so renames and new entries in it survive a crash.
@@ -1049,8 +1140,14 @@ mod tests {
     fn write_new_never_replaces() {
         let tmp = tempfile::tempdir().unwrap();
         let target = tmp.path().join("file");
-        write_new(&target, b"first", PRIVATE_KEY_MODE).unwrap();
-        let err = write_new(&target, b"second", PRIVATE_KEY_MODE).unwrap_err();
+        TempFile::create(&target, b"first", PRIVATE_KEY_MODE)
+            .unwrap()
+            .commit()
+            .unwrap();
+        let err = TempFile::create(&target, b"second", PRIVATE_KEY_MODE)
+            .unwrap()
+            .commit()
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             format!("{}: failed to create", target.display())
