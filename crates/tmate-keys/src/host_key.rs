@@ -440,6 +440,14 @@ mod tests {
     }
 
     #[test]
+    fn rsa_4096_is_4096_bits() {
+        let key = HostKey::generate_rsa(RsaBits::try_from(4096).unwrap(), &mut TestRng(6)).unwrap();
+        assert_eq!(key.bits(), 4096);
+        let back = HostKey::from_openssh(&key.to_openssh().unwrap()).unwrap();
+        assert_eq!(back.public_line(), key.public_line());
+    }
+
+    #[test]
     fn default_rsa_is_3072_bits() {
         let key = HostKey::generate_rsa(RsaBits::default(), &mut TestRng(4)).unwrap();
         assert_eq!(key.bits(), 3072);

@@ -57,6 +57,22 @@ const O_NOFOLLOW: i32 = 0o400_000;
 ))]
 const O_NOFOLLOW: i32 = 0o100_000;
 
+#[cfg(not(all(
+    target_os = "linux",
+    any(
+        target_arch = "x86",
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "riscv64",
+        target_arch = "s390x",
+        target_arch = "loongarch64",
+        target_arch = "arm",
+        target_arch = "powerpc",
+        target_arch = "powerpc64"
+    )
+)))]
+compile_error!("tmate-keys needs this target's O_NOFOLLOW and ELOOP values: add them above");
+
 /// `ELOOP`, the error `open` gives for a symlink under `O_NOFOLLOW`: 40 in Linux
 /// `include/uapi/asm-generic/errno.h`, used by every architecture listed above.
 /// (`io::ErrorKind::FilesystemLoop` is not stable yet.)
@@ -196,20 +212,23 @@ impl HostKeys {
     /// Makes sure both host keys exist and are sound, generating only what is missing.
     ///
     /// Creates the directory (mode `0700`) if missing, generates a missing key (private key
-    /// written first with mode `0600`, then its `.pub` with `0644`, each through a temporary
-    /// file, `fsync` and rename), recreates a missing `.pub` from its private key, sets a
+    /// created with mode `0600`, then its `.pub` with `0644`, each through a temporary file,
+    /// `fsync` and a link into place), recreates a missing `.pub` from its private key, sets a
     /// private key readable by others to `0600` and removes temporary files left by an
-    /// interrupted run. An existing key is never replaced. Everything is read and checked
-    /// before anything is written, so on error nothing has changed. Concurrent calls on the
-    /// same directory are serialized with a lock on the directory.
+    /// interrupted run. An existing key is never replaced. Every existing file is read and
+    /// checked before anything is written, so a bad file is reported with nothing changed.
+    /// A crash at any point leaves each key file absent or complete, and the next call
+    /// finishes the job with the keys that survived. Concurrent calls on the same directory
+    /// are serialized with a lock on the directory.
     ///
     /// # Errors
     /// [`Error::NotADirectory`] if the path is not a directory; for a key file:
-    /// [`Error::Symlink`], [`Error::NotAFile`], [`Error::NotPrivateKey`],
-    /// [`Error::EncryptedPrivateKey`], [`Error::UnsupportedKeyType`], [`Error::WrongKeyKind`],
-    /// [`Error::PublicKey`] (unreadable `.pub`), [`Error::Mismatch`] (`.pub` of another key),
-    /// [`Error::OrphanPublicKey`] (a `.pub` without its private key), [`Error::TooLarge`]; [`Error::Io`] when a file
-    /// operation fails; [`Error::Generate`] if the RNG is broken.
+    /// [`Error::Symlink`], [`Error::NotAFile`], [`Error::TooLarge`], [`Error::NotText`],
+    /// [`Error::NotPrivateKey`], [`Error::EncryptedPrivateKey`],
+    /// [`Error::UnsupportedKeyType`], [`Error::WrongKeyKind`], [`Error::PublicKey`] (unreadable
+    /// `.pub`), [`Error::Mismatch`] (`.pub` of another key), [`Error::OrphanPublicKey`] (a
+    /// `.pub` without its private key); [`Error::Io`] when a file operation fails;
+    /// [`Error::Generate`] if the RNG is broken.
     pub fn ensure(&self, opts: &EnsureOptions, rng: &mut impl CryptoRng) -> Result<EnsureReport> {
         let created_dir = self.prepare_dir()?;
         let _lock = self.lock()?;
@@ -255,7 +274,7 @@ impl HostKeys {
         // each finished key: its fsyncs then overlap the RSA prime search.
         to_generate.sort_by_key(|state| state.kind != KeyKind::Ed25519);
         let mut created = Vec::new();
-        let written = thread::scope(|scope| {
+        let mut written = thread::scope(|scope| {
             let (sender, receiver) = mpsc::channel::<(&KindState, HostKey)>();
             let dir = &self.dir;
             let writer = scope.spawn(move || -> Result<Vec<(KeyKind, KeyInfo)>> {
@@ -294,7 +313,6 @@ impl HostKeys {
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
             generated.map(|()| written)
         })?;
-        let mut written = written;
         written.sort_by_key(|(kind, _)| *kind);
         for (kind, info) in written {
             created.push(info.path.clone());
@@ -318,11 +336,11 @@ impl HostKeys {
     /// [`Error::Missing`] if the directory or a private key is absent, and the errors of
     /// [`HostKeys::ensure`] for unsound files.
     pub fn load(&self) -> Result<LoadedKeys> {
-        self.check_dir()?
-            .then_some(())
-            .ok_or_else(|| Error::Missing {
+        if !self.check_dir()? {
+            return Err(Error::Missing {
                 path: self.dir.clone(),
-            })?;
+            });
+        }
         let mut keys = Vec::new();
         for state in self.inspect_all()? {
             let key = state.key().ok_or_else(|| Error::Missing {
@@ -396,16 +414,12 @@ impl HostKeys {
             let Some((bytes, key, _)) = &source.private else {
                 continue;
             };
+            // No private key here means no .pub either: inspection refuses an orphan .pub.
             let public = source.public.clone().unwrap_or_else(|| key.public_line());
-            if target.public.is_none() {
-                write_pair(
-                    (&target.private_path, bytes),
-                    (&target.public_path, public.as_bytes()),
-                )?;
-            } else {
-                // Only an orphan .pub could be here, and inspection refuses those.
-                TempFile::create(&target.private_path, bytes, PRIVATE_KEY_MODE)?.commit()?;
-            }
+            write_pair(
+                (&target.private_path, bytes),
+                (&target.public_path, public.as_bytes()),
+            )?;
             adopted.push(source.kind);
         }
         sync_dir(&self.dir)?;

@@ -595,9 +595,9 @@ impl<'a> PublicKeyLine<'a> {
             .strip_prefix(PRIVATE_KEY_BEGIN)
             .and_then(|rest| rest.strip_suffix(PRIVATE_KEY_END))
             .ok_or_else(|| not_key("not an OpenSSH private key"))?;
-        let b64: String = body.split_ascii_whitespace().collect();
+        let b64 = zeroize::Zeroizing::new(body.split_ascii_whitespace().collect::<String>());
         let container = zeroize::Zeroizing::new(
-            B64.decode(b64)
+            B64.decode(b64.as_bytes())
                 .map_err(|_| not_key("private key is not valid base64"))?,
         );
         let rest = container

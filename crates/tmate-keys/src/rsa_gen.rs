@@ -90,7 +90,11 @@ fn generate_sized<const LIMBS: usize, R: CryptoRng + ?Sized>(
         if !far_apart(&p, &q) {
             continue;
         }
-        let (p, q) = (BoxedUint::from(&p), BoxedUint::from(&q));
+        let (mut p, mut q) = (p, q);
+        let primes = (BoxedUint::from(&p), BoxedUint::from(&q));
+        p.zeroize();
+        q.zeroize();
+        let (p, q) = primes;
         // Cannot fail for distinct primes with p, q != 1 mod e, which the sieve guarantees.
         if let Ok(key) = rsa::PrivateKey::from_p_q(p, q, BoxedUint::from(PUBLIC_EXPONENT)) {
             return Ok(key);
