@@ -495,7 +495,11 @@ impl HostKeys {
                 let text = String::from_utf8(bytes.to_vec()).map_err(|_| Error::NotText {
                     path: public_path.clone(),
                 })?;
-                let line = PublicKeyLine::from_any(&text).map_err(|e| e.with_path(&public_path))?;
+                // Only public key lines: a private key in a .pub file (mode 0644) is an error,
+                // not something to fingerprint.
+                let line = PublicKeyLine::parse_all(&text)
+                    .and_then(|keys| keys.into_iter().next().ok_or_else(no_key))
+                    .map_err(|e| e.with_path(&public_path))?;
                 let Some((_, key, _)) = &private else {
                     return Err(Error::OrphanPublicKey { path: public_path });
                 };
@@ -512,6 +516,16 @@ impl HostKeys {
             private,
             public,
         })
+    }
+}
+
+/// The error for a `.pub` file with no key in it.
+fn no_key() -> Error {
+    Error::PublicKey {
+        path: None,
+        line: 1,
+        column: 1,
+        kind: crate::PublicKeyErrorKind::NoKey,
     }
 }
 
@@ -1008,6 +1022,25 @@ mod tests {
         assert_refused(
             &keys,
             &format!("{}: is a symlink, refusing to follow it", private.display()),
+        );
+    }
+
+    #[test]
+    fn private_key_in_a_pub_file_is_refused() {
+        let (_tmp, keys, _) = ensured(23);
+        let public = keys.dir().join(format!("{ED}.pub"));
+        fs::copy(keys.dir().join(ED), &public).unwrap();
+        assert_refused(
+            &keys,
+            &format!(
+                "{}:1:1: this is a private key, not a public key line",
+                public.display()
+            ),
+        );
+        fs::write(&public, "# nothing here\n\n").unwrap();
+        assert_refused(
+            &keys,
+            &format!("{}:1:1: no public key on this line", public.display()),
         );
     }
 

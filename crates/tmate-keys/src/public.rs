@@ -274,7 +274,7 @@ fn split(line: &str) -> Result<Split, LineError> {
                     } else {
                         (start, first)
                     };
-                    return Err((at, PublicKeyErrorKind::UnknownKeyType(word.to_owned())));
+                    return Err((at, PublicKeyErrorKind::UnknownKeyType(shorten(word))));
                 }
             }
         }
@@ -294,6 +294,19 @@ fn split(line: &str) -> Result<Split, LineError> {
         data: (data_start, data_end),
         comment,
     })
+}
+
+/// Longest unknown key type quoted in an error; longer words are cut. Real key type names are
+/// at most 44 characters.
+const MAX_QUOTED_TYPE: usize = 48;
+
+/// `word` for an error message, cut to [`MAX_QUOTED_TYPE`] characters: a file that is not a
+/// public key could hold anything, and a message must not carry a whole line of it.
+fn shorten(word: &str) -> String {
+    match word.char_indices().nth(MAX_QUOTED_TYPE) {
+        Some((cut, _)) => format!("{}...", &word[..cut]),
+        None => word.to_owned(),
+    }
 }
 
 /// 1-based line and column (in characters) of byte `offset` in `text`.
@@ -621,7 +634,7 @@ impl<'a> PublicKeyLine<'a> {
                 text,
                 (
                     0,
-                    PublicKeyErrorKind::UnknownKeyType(String::from_utf8_lossy(name).into_owned()),
+                    PublicKeyErrorKind::UnknownKeyType(shorten(&String::from_utf8_lossy(name))),
                 ),
             )
         })?;
@@ -951,6 +964,11 @@ mod tests {
         assert_eq!(
             err(&format!("{}\n", read("ed25519").lines().next().unwrap())),
             "1:1: this is a private key, not a public key line"
+        );
+        let long = "A".repeat(100);
+        assert_eq!(
+            err(&format!("{long} {long}")),
+            format!("1:1: unknown key type \"{}...\"", &long[..48])
         );
         let with_path = PublicKeyLine::parse("x")
             .unwrap_err()
