@@ -7,3 +7,5 @@ mod keygen_cli;
 mod sim_fake_charm;
 // Crash safety of tmate-keygen init under SIGKILL.
 mod crash;
+// The rock (rockcraft.yaml) against upstream and the charm unit that runs it.
+mod rock;
