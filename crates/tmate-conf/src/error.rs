@@ -3,6 +3,8 @@
 use std::io;
 use std::path::PathBuf;
 
+use crate::Diagnostic;
+
 /// Everything that can go wrong in this crate.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -40,6 +42,40 @@ pub enum Error {
         /// The first offending character.
         ch: char,
     },
+    /// The config has problems the tmate client would report.
+    #[error("{}", summary(.diagnostics))]
+    Config {
+        /// Every problem, in document order (at least one).
+        diagnostics: Vec<Diagnostic>,
+    },
+    /// An edit was asked for an option whose value this crate does not follow.
+    #[error("option {name:?} cannot be edited (only typed tmate-* options and @user options can)")]
+    UnsupportedOption {
+        /// The option name.
+        name: String,
+    },
+    /// An edited document would not give an option the value asked for.
+    #[error("editing would leave option {name:?} set to {found:?} instead of {expected:?}")]
+    EditMismatch {
+        /// The option name.
+        name: String,
+        /// The value asked for.
+        expected: String,
+        /// The value the edited document gives it.
+        found: String,
+    },
+    /// An edited document would have problems the client reports.
+    #[error("editing would make the config invalid: {}", summary(.diagnostics))]
+    EditInvalid {
+        /// The problems of the edited document.
+        diagnostics: Vec<Diagnostic>,
+    },
+    /// A file is not valid UTF-8.
+    #[error("{}: not valid UTF-8", .path.display())]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+    },
     /// A file could not be read.
     #[error("failed to read {}", .path.display())]
     Read {
@@ -58,6 +94,15 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+}
+
+/// The first diagnostic, and how many more there are.
+fn summary(diagnostics: &[Diagnostic]) -> String {
+    match diagnostics {
+        [] => "no diagnostics".to_owned(),
+        [one] => one.to_string(),
+        [first, rest @ ..] => format!("{first} (and {} more problems)", rest.len()),
+    }
 }
 
 /// The crate's result type.
