@@ -116,10 +116,10 @@ impl Document {
         }
     }
 
-    /// Makes the four server ssetings of `cfg` effective, changing as little as
+    /// Makes the four server settings of `cfg` effective, changing as little as
     /// possible: the value word of the command that sets an option last is replaced,
     /// and options the file does not set are appended as `set -g` lines. Everything
-    /// else (comments, blank lines, other ssetings, their spelling) stays byte for
+    /// else (comments, blank lines, other settings, their spelling) stays byte for
     /// byte. Returns whether the text changed.
     ///
     /// # Errors
@@ -305,9 +305,9 @@ impl Evaluation {
         &self.outcome.values
     }
 
-    /// The effective `tmate-server-*` ssetings a client would connect with.
+    /// The effective `tmate-server-*` settings a client would connect with.
     #[must_use]
-    pub fn server_ssetings(&self) -> ServerSettings {
+    pub fn server_settings(&self) -> ServerSettings {
         let get = |name| self.value(name).unwrap_or_default().into_owned();
         ServerSettings {
             host: get(HOST_OPTION),
@@ -318,7 +318,7 @@ impl Evaluation {
     }
 }
 
-/// The effective server ssetings of a config, unvalidated (the client accepts any
+/// The effective server settings of a config, unvalidated (the client accepts any
 /// text for the host and the fingerprints).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ServerSettings {
@@ -333,7 +333,7 @@ pub struct ServerSettings {
 }
 
 impl ServerSettings {
-    /// Validates the ssetings into a [`ServerConfig`].
+    /// Validates the settings into a [`ServerConfig`].
     ///
     /// # Errors
     ///
@@ -348,17 +348,18 @@ impl ServerSettings {
     }
 }
 
-/// Makes the server ssetings of `cfg` effective in the config file at `path`,
-/// creating it (mode 0644) if it does not exist, as [`Document::set_server_config`]
-/// does. The file is replaced atomically (temporary file in the same directory,
+/// Makes `options` effective in the config file at `path`, creating it (mode 0644)
+/// if it does not exist, as [`Document::set_options`] does (pass
+/// [`ServerConfig::options`] for the server settings). The file is replaced atomically (temporary file in the same directory,
 /// fsync, rename) and keeps its mode and owner; a symlink is followed and its target
 /// replaced. Nothing is written when nothing changes. Returns whether it changed.
 ///
 /// # Errors
 ///
-/// [`Error::Read`], [`Error::NotUtf8`], [`Error::Config`], [`Error::EditMismatch`],
+/// [`Error::Read`], [`Error::NotUtf8`], [`Error::UnsupportedOption`],
+/// [`Error::ControlCharacter`], [`Error::Config`], [`Error::EditMismatch`],
 /// [`Error::EditInvalid`] or [`Error::Write`].
-pub fn update_file(path: impl AsRef<Path>, cfg: &ServerConfig, env: &Env) -> Result<bool> {
+pub fn update_file(path: impl AsRef<Path>, options: &[(&str, &str)], env: &Env) -> Result<bool> {
     let path = path.as_ref();
     let target = match fs::canonicalize(path) {
         Ok(target) => target,
@@ -371,13 +372,14 @@ pub fn update_file(path: impl AsRef<Path>, cfg: &ServerConfig, env: &Env) -> Res
         }
     };
     let mut doc = match Document::read(&target) {
-        Ok(doc) => doc,
+        // Diagnostics name the file as the caller did, not its resolved target.
+        Ok(doc) => doc.with_path(path),
         Err(Error::Read { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-            Document::parse("").with_path(&target)
+            Document::parse("").with_path(path)
         }
         Err(e) => return Err(e),
     };
-    if !doc.set_server_config(cfg, env)? {
+    if !doc.set_options(options, env)? {
         return Ok(false);
     }
     write_atomic(&target, doc.as_str())?;
@@ -799,9 +801,9 @@ mod tests {
     }
 
     #[test]
-    fn server_ssetings_default_to_tmate_io() {
+    fn server_settings_default_to_tmate_io() {
         let ev = Document::parse("set -g tmate-server-port 10022\n").evaluate(&env());
-        let s = ev.server_ssetings();
+        let s = ev.server_settings();
         assert_eq!((s.host.as_str(), s.port), ("ssh.tmate.io", 10022));
         assert_eq!(s.rsa_fingerprint, RSA);
         assert_eq!(s.ed25519_fingerprint, ED25519);
@@ -818,7 +820,7 @@ mod tests {
     fn apply(text: &str) -> String {
         let mut doc = Document::parse(text);
         doc.set_server_config(&cfg(), &env()).unwrap();
-        let s = doc.evaluate(&env()).server_ssetings();
+        let s = doc.evaluate(&env()).server_settings();
         assert_eq!(s.to_server_config().unwrap(), cfg());
         doc.to_string()
     }
@@ -826,7 +828,7 @@ mod tests {
     #[test]
     fn editing_appends_to_an_empty_or_unrelated_file() {
         assert_eq!(apply(""), crate::render(&cfg()));
-        let user = "# my ssetings\nset -g status-left 'x'\n\nbind r source-file ~/.tmate.conf";
+        let user = "# my settings\nset -g status-left 'x'\n\nbind r source-file ~/.tmate.conf";
         assert_eq!(apply(user), format!("{user}\n{}", crate::render(&cfg())));
     }
 
