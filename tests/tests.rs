@@ -7,5 +7,7 @@ mod keygen_cli;
 mod sim_fake_charm;
 // Crash safety of tmate-keygen init under SIGKILL.
 mod crash;
+// The packed charm driven through Juju event sequences by the simulator.
+mod charm_scenarios;
 // The rock (rockcraft.yaml) against upstream and the charm unit that runs it.
 mod rock;

@@ -549,6 +549,59 @@ impl Sim {
         Ok((id, runs))
     }
 
+    /// Adds a relation that already exists in the model (no hooks run), e.g. one a previous
+    /// charm revision took part in, with this unit's bag holding `local_data` (plus Juju's
+    /// address keys). Returns its id.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] when the endpoint is not a relation endpoint of the charm.
+    pub fn add_existing_relation(
+        &mut self,
+        endpoint: &str,
+        remote_app: &str,
+        units: &[&str],
+        local_data: &[(&str, &str)],
+    ) -> Result<u32> {
+        if !self.charm.is_relation_endpoint(endpoint) {
+            return Err(Error::Input(format!(
+                "endpoint {endpoint:?} is not in metadata.yaml provides/requires"
+            )));
+        }
+        let id = self.next_relation_id;
+        self.next_relation_id += 1;
+        let mut remote_unit_data = BTreeMap::new();
+        for unit in units {
+            let host = format!("10.0.1.{}", self.next_remote_host);
+            self.next_remote_host = self.next_remote_host.wrapping_add(1);
+            let bag: Databag = [
+                ("private-address".to_owned(), host.clone()),
+                ("ingress-address".to_owned(), host.clone()),
+                ("egress-subnets".to_owned(), format!("{host}/32")),
+            ]
+            .into();
+            remote_unit_data.insert((*unit).to_owned(), bag);
+        }
+        self.state.update(|st| {
+            let mut relation = Relation {
+                id,
+                endpoint: endpoint.to_owned(),
+                remote_app: remote_app.to_owned(),
+                remote_units: units.iter().map(|u| (*u).to_owned()).collect(),
+                remote_unit_data,
+                ..Default::default()
+            };
+            refresh_address_keys(st, &mut relation);
+            for (k, v) in local_data {
+                relation
+                    .local_unit_data
+                    .insert((*k).to_owned(), (*v).to_owned());
+            }
+            st.relations.insert(id, relation);
+        })?;
+        Ok(id)
+    }
+
     /// A new remote unit joins relation `id`: `-joined` then `-changed`.
     ///
     /// # Errors

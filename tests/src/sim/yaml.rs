@@ -226,6 +226,9 @@ impl Parser<'_> {
         if text.starts_with('[') {
             return flow_sequence(text, number);
         }
+        if text == "{}" {
+            return Ok(Value::Object(Map::new()));
+        }
         if text.starts_with('{')
             || text.starts_with('&')
             || text.starts_with('*')
@@ -454,6 +457,7 @@ mod tests {
 
     #[test]
     fn folded_and_stripped_block_scalars() {
+        assert_eq!(parse("params: {}\n").unwrap(), json!({"params": {}}));
         let text = "a: >-\n  one\n  two\n\n  three\nb: x\n";
         let value = parse(text).unwrap();
         assert_eq!(value["a"], json!("one two\nthree"));
