@@ -11,3 +11,5 @@ mod crash;
 mod charm_scenarios;
 // The rock (rockcraft.yaml) against upstream and the charm unit that runs it.
 mod rock;
+// The packed .charm: entries, modes, glibc floor, charmcraft analyse.
+mod charm_packaging;
