@@ -13,3 +13,5 @@ mod charm_scenarios;
 mod rock;
 // The packed .charm: entries, modes, glibc floor, charmcraft analyse.
 mod charm_packaging;
+// tmate_conf against the real tmate client: corpus, render, apply, quoting.
+mod tmate_client;

@@ -33,7 +33,8 @@ impl Env {
     }
 
     /// The environment of this process: its variables (those that are valid UTF-8),
-    /// `PWD` set to the working directory as tmux does, and the users of `/etc/passwd`.
+    /// `PWD` set to the working directory as tmux does, and the users of `/etc/passwd`
+    /// ([`Env::with_system_users`]).
     #[must_use]
     pub fn from_process() -> Self {
         let mut env = Self::empty();
@@ -48,20 +49,28 @@ impl Env {
         {
             env.vars.insert(PWD.to_owned(), cwd);
         }
+        env.with_system_users()
+    }
+
+    /// Adds the users of `/etc/passwd` (for `~user`) and this process's own home
+    /// directory there (for `~` without `HOME`), as `getpwnam`/`getpwuid` would give.
+    /// An unreadable `/etc/passwd` adds nothing.
+    #[must_use]
+    pub fn with_system_users(mut self) -> Self {
         let passwd = fs::read_to_string(PASSWD).unwrap_or_default();
         let uid = own_uid();
         for entry in passwd.lines() {
             let fields: Vec<&str> = entry.split(':').collect();
             if let [name, _, entry_uid, _, _, home, ..] = fields.as_slice() {
-                env.users
+                self.users
                     .entry((*name).to_owned())
                     .or_insert_with(|| (*home).to_owned());
-                if uid.as_deref() == Some(*entry_uid) && env.own_home.is_none() {
-                    env.own_home = Some((*home).to_owned());
+                if uid.as_deref() == Some(*entry_uid) && self.own_home.is_none() {
+                    self.own_home = Some((*home).to_owned());
                 }
             }
         }
-        env
+        self
     }
 
     /// Adds or replaces a variable.
