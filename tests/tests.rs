@@ -15,3 +15,5 @@ mod rock;
 mod charm_packaging;
 // tmate_conf against the real tmate client: corpus, render, apply, quoting.
 mod tmate_client;
+// The fuzz targets' properties over the committed seeds.
+mod fuzz_seeds;

@@ -154,3 +154,77 @@ mod tests {
         }
     }
 }
+
+/// The injection property: whatever the value, a rendered line is one logical line
+/// holding one command that sets exactly that option to exactly that value.
+#[cfg(test)]
+mod injection {
+    use super::*;
+    use crate::{Document, Env};
+
+    /// xorshift64*: a seeded generator, so every run checks the same values.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            usize::try_from(self.next() % n as u64).unwrap()
+        }
+    }
+
+    /// Characters tmux gives a meaning to, plus ordinary and multi-byte ones and
+    /// control characters (which must be refused, never rendered).
+    const ALPHABET: &[char] = &[
+        ' ', '\t', '\n', '\r', '\0', '\x1b', '\x7f', '\'', '"', '\\', '$', '{', '}', '#', ';', '~',
+        '=', '-', '@', '/', 'a', 'Z', '0', '9', 'é', '✓', '🚀', '\u{85}', '\u{feff}',
+    ];
+
+    fn value(rng: &mut Rng) -> String {
+        let len = rng.below(12);
+        (0..len)
+            .map(|_| ALPHABET[rng.below(ALPHABET.len())])
+            .collect()
+    }
+
+    #[test]
+    fn no_value_can_add_a_line_a_command_or_an_option() {
+        let env = Env::empty().with_var("HOME", "/h").with_var("X", "a;b");
+        let mut rng = Rng(0x5eed_7a7e_c0f1_9001);
+        let (mut rendered, mut refused) = (0, 0);
+        for _ in 0..20_000 {
+            let value = value(&mut rng);
+            let Ok(line) = render_option("@v", &value) else {
+                assert!(value.chars().any(char::is_control), "refused {value:?}");
+                refused += 1;
+                continue;
+            };
+            rendered += 1;
+            let text = format!("{line}set -g @after ok\n");
+            let doc = Document::parse(&text);
+            assert_eq!(doc.line_count(), 2, "{text:?}");
+            let ev = doc.evaluate(&env);
+            assert!(ev.is_ok(), "{text:?}: {:?}", ev.diagnostics());
+            let assigned: Vec<(&str, &str)> = ev
+                .assigned()
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            assert_eq!(
+                assigned,
+                [("@after", "ok"), ("@v", value.as_str())],
+                "{text:?}"
+            );
+        }
+        // Both branches were exercised.
+        assert!(
+            rendered > 1000 && refused > 1000,
+            "{rendered} rendered, {refused} refused"
+        );
+    }
+}
