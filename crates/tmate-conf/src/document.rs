@@ -883,4 +883,104 @@ mod tests {
             Some("it's; $HOME #")
         );
     }
+
+    fn options() -> Vec<(&'static str, String)> {
+        cfg().options().to_vec()
+    }
+
+    fn update(path: &Path) -> Result<bool> {
+        let options = options();
+        let pairs: Vec<(&str, &str)> = options.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        update_file(path, &pairs, &env())
+    }
+
+    #[test]
+    fn update_file_creates_keeps_mode_and_skips_needless_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tmate.conf");
+        assert!(update(&path).unwrap());
+        assert_eq!(fs::read_to_string(&path).unwrap(), crate::render(&cfg()));
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o7777,
+            NEW_FILE_MODE
+        );
+
+        fs::write(&path, "set -g mouse on\n").unwrap();
+        fs::set_permissions(&path, Permissions::from_mode(0o640)).unwrap();
+        assert!(update(&path).unwrap());
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(text, format!("set -g mouse on\n{}", crate::render(&cfg())));
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o7777,
+            0o640
+        );
+
+        // Nothing to change: the file is not rewritten (same inode, same mtime).
+        let before = fs::metadata(&path).unwrap();
+        assert!(!update(&path).unwrap());
+        let after = fs::metadata(&path).unwrap();
+        assert_eq!(
+            (before.ino(), before.mtime_nsec()),
+            (after.ino(), after.mtime_nsec())
+        );
+        // No temporary file is left behind.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn update_file_follows_a_symlink_and_keeps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("dotfiles.conf");
+        let link = dir.path().join(".tmate.conf");
+        fs::write(&target, "# dotfiles\n").unwrap();
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(update(&link).unwrap());
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(
+            fs::read_to_string(&target)
+                .unwrap()
+                .starts_with("# dotfiles\nset -g tmate-server-host")
+        );
+    }
+
+    #[test]
+    fn update_file_leaves_a_broken_config_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.conf");
+        fs::write(&path, "set -g status on\nset -g tmate-server-port nope\n").unwrap();
+        let err = update(&path).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}:2:26: invalid value \"nope\" for option \"tmate-server-port\" (expected a number from 1 to 65535)",
+                path.display()
+            )
+        );
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "set -g status on\nset -g tmate-server-port nope\n"
+        );
+        fs::write(&path, b"\xff\xfe").unwrap();
+        assert_eq!(
+            update(&path).unwrap_err().to_string(),
+            format!("{}: not valid UTF-8", path.display())
+        );
+    }
+
+    #[test]
+    fn update_file_reports_an_unwritable_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing-dir").join("tmate.conf");
+        let err = update(&path).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("failed to write {}", path.display())
+        );
+        assert!(std::error::Error::source(&err).is_some());
+    }
 }
