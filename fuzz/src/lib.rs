@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use tmate_conf::{Document, Env, Fingerprint};
+use tmate_conf::{Document, Env, Fingerprint, ServerConfig};
 use tmate_keys::{HashAlg, PublicKeyLine, fingerprint_line};
 
 /// A fixed environment, so that every run of an input means the same.
@@ -48,6 +48,28 @@ pub fn parse_conf(text: &str) {
         again.diagnostics().first().map(ToString::to_string)
     );
     assert_eq!(again.assigned(), &expected, "render -> parse\n{rendered}");
+
+    // Editing a config the client accepts always works, and means what was asked.
+    if evaluation.is_ok() {
+        let cfg = server_config();
+        let mut edited = doc.clone();
+        if let Err(e) = edited.set_server_config(&cfg, &env) {
+            panic!("editing {text:?} failed: {e}");
+        }
+        let settings = edited.evaluate(&env).server_settings();
+        assert_eq!(settings.to_server_config().ok(), Some(cfg), "{}", edited.as_str());
+    }
+}
+
+/// The settings the edit property applies.
+fn server_config() -> ServerConfig {
+    ServerConfig::new(
+        "10.0.0.5",
+        10022,
+        "SHA256:Hthk2T/M/Ivqfk1YYUn5ijC2Att3+UPzD7Rn72P5VWs",
+        "SHA256:jfttvoypkHiQYUqUCwKeqd9d1fJj/ZiQlFOHVl6E9sI",
+    )
+    .expect("valid settings")
 }
 
 /// Fingerprint text: whatever parses prints back exactly; 32 or 16 raw bytes print to

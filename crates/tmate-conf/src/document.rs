@@ -143,7 +143,14 @@ impl Document {
     /// [`Error::Config`], [`Error::EditMismatch`] and [`Error::EditInvalid`] as for
     /// [`Document::set_server_config`].
     pub fn set_options(&mut self, options: &[(&str, &str)], env: &Env) -> Result<bool> {
-        for (name, value) in options {
+        // One value per option: the last one given wins.
+        let options: Vec<(&str, &str)> = options
+            .iter()
+            .enumerate()
+            .filter(|(i, (name, _))| !options[i + 1..].iter().any(|(later, _)| later == name))
+            .map(|(_, pair)| *pair)
+            .collect();
+        for (name, value) in &options {
             quote(value)?;
             if !is_followed(name) {
                 return Err(Error::UnsupportedOption {
@@ -159,7 +166,7 @@ impl Document {
         }
         let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
         let mut appended = String::new();
-        for (name, value) in options {
+        for (name, value) in &options {
             let assigned = before.outcome.values.get(*name);
             match before.outcome.changes.get(*name) {
                 Some(Change::Set { .. })
@@ -207,7 +214,7 @@ impl Document {
                 diagnostics: after.diagnostics,
             });
         }
-        for (name, value) in options {
+        for (name, value) in &options {
             let found = after.value(name).unwrap_or_default();
             if found != normalise(name, value) {
                 return Err(Error::EditMismatch {
@@ -882,6 +889,12 @@ mod tests {
             doc.evaluate(&env()).value("@x").as_deref(),
             Some("it's; $HOME #")
         );
+        // The last value given for an option wins.
+        assert!(
+            doc.set_options(&[("@x", "a"), ("@y", "b"), ("@x", "c")], &env())
+                .unwrap()
+        );
+        assert_eq!(doc.evaluate(&env()).value("@x").as_deref(), Some("c"));
     }
 
     fn options() -> Vec<(&'static str, String)> {

@@ -335,9 +335,13 @@ pub(crate) fn suggest<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
-    let limit = (name.chars().count() / 4).max(2);
+    let len = name.chars().count();
+    let limit = (len / 4).max(2);
     candidates
         .into_iter()
+        // The distance is at least the difference in length: skip the hopeless cheaply
+        // (a long garbage word would otherwise cost a full table per candidate).
+        .filter(|c| c.chars().count().abs_diff(len) <= limit)
         .map(|c| (distance(name, c), c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
