@@ -405,3 +405,30 @@ fn quoted_values_are_read_back_exactly() {
     }
     assert_eq!(server.option("@after"), "ok");
 }
+
+/// `conf check` prints every problem as FILE:LINE:COL: message, and exits 1.
+#[test]
+fn check_reports_problems_with_positions() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(CORPUS)
+        .join("reject-01-typos.conf");
+    let out = run(Command::new(keygen_bin())
+        .args(["conf", "check"])
+        .arg(&path));
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(out.stdout.is_empty());
+    let p = path.display();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "{p}:2:8: unknown option \"tmate-server-prot\" (did you mean \"tmate-server-port\"?)\n\
+             {p}:3:1: unknown command \"sett\" (did you mean \"set\"?)\n\
+             {p}:4:8: ambiguous option \"tmate-server\" (could be: tmate-server-host, tmate-server-port, \
+             tmate-server-dsa-fingerprint, tmate-server-rsa-fingerprint, tmate-server-ecdsa-fingerprint, \
+             tmate-server-ed25519-fingerprint)\n\
+             {p}:5:1: ambiguous command \"se\" (could be: select-layout, select-pane, select-window, \
+             send-keys, send-prefix, server-info, set-buffer, set-environment, set-hook, set-option, \
+             set-window-option)\n"
+        )
+    );
+}

@@ -344,7 +344,8 @@ pub(crate) fn suggest<'a>(
         .filter(|c| c.chars().count().abs_diff(len) <= limit)
         .map(|c| (distance(name, c), c))
         .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
+        // On a tie, the shorter name: an extra character is the likelier typo.
+        .min_by_key(|(d, c)| (*d, c.len()))
         .map(|(_, c)| c)
 }
 
