@@ -147,7 +147,9 @@ fn run() -> Result<(), BoxError> {
     writeln!(
         report,
         "- the machine is shared: other processes may have run during the measurements, which \
-         is why every figure is a median with its range\n"
+         is why every figure is a median with its range; load average (1, 5, 15 min) at the \
+         start of the measurements: {}, at the end: LOAD_AT_END\n",
+        load_average()
     )?;
 
     init_comparison(&mut report, &opts, &keygen, &ssh_keygen, &work)?;
@@ -161,6 +163,7 @@ fn run() -> Result<(), BoxError> {
         opts.python_hook_runs,
     )?;
 
+    let report = report.replacen("LOAD_AT_END", &load_average(), 1);
     fs::write(&opts.output, &report).map_err(|e| Error::Io {
         path: opts.output.clone(),
         action: "failed to write",
@@ -554,6 +557,19 @@ fn tool_version(ssh_keygen: &Path) -> String {
         .map(|o| String::from_utf8_lossy(&o.stderr).trim().to_owned())
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| "version unknown".to_owned())
+}
+
+/// The first three fields of `/proc/loadavg`, or `unknown`.
+fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg").ok().map_or_else(
+        || "unknown".to_owned(),
+        |text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+    )
 }
 
 fn workspace_root() -> PathBuf {
