@@ -57,7 +57,12 @@ pub fn parse_conf(text: &str) {
             panic!("editing {text:?} failed: {e}");
         }
         let settings = edited.evaluate(&env).server_settings();
-        assert_eq!(settings.to_server_config().ok(), Some(cfg), "{}", edited.as_str());
+        assert_eq!(
+            settings.to_server_config().ok(),
+            Some(cfg),
+            "{}",
+            edited.as_str()
+        );
     }
 }
 
