@@ -1,19 +1,24 @@
 //! Project automation, run as `cargo xtask TASK` (alias in `.cargo/config.toml`).
 //!
-//! Tasks: `charm` builds the release `dispatch` and packs `target/charm/tmate-ssh-server.charm`.
+//! Tasks:
+//! - `charm` builds the release `dispatch` and packs `target/charm/tmate-ssh-server.charm`;
+//! - `test` runs the whole gate CI runs: fmt, clippy, rustdoc, cargo-deny, the packed charm,
+//!   nextest and the doctests.
 
 mod charm;
+mod test;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask charm";
+const USAGE: &str = "usage: cargo xtask charm|test";
 
 fn main() -> ExitCode {
     let root = workspace_root();
     let task = std::env::args().nth(1);
     let result = match task.as_deref() {
         Some("charm") => charm::run(&root),
+        Some("test") => test::run(&root),
         Some(other) => Err(format!("unknown task {other:?}; {USAGE}")),
         None => Err(USAGE.to_owned()),
     };

@@ -3,6 +3,11 @@
 //! Order matters for feedback time: cheap static checks first, then the supply chain, then the
 //! packed charm (the charm scenarios run the packed `dispatch`), then the tests.
 
+#![allow(
+    clippy::print_stderr,
+    reason = "a command-line tool reports its progress"
+)]
+
 use std::path::Path;
 use std::process::Command;
 
@@ -26,7 +31,15 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
     cargo(root, &["fmt", "--all", "--check"], &[])?;
     cargo(
         root,
-        &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
         &[],
     )?;
     cargo(
@@ -39,7 +52,13 @@ pub(crate) fn run(root: &Path) -> Result<(), String> {
     crate::charm::run(root)?;
     cargo(
         root,
-        &["nextest", "run", "--workspace", "--locked", "--no-fail-fast"],
+        &[
+            "nextest",
+            "run",
+            "--workspace",
+            "--locked",
+            "--no-fail-fast",
+        ],
         &[],
     )?;
     cargo(root, &["test", "--workspace", "--doc", "--locked"], &[])?;
@@ -67,9 +86,8 @@ fn on_path(tool: &str) -> bool {
     if tool.contains('/') {
         return Path::new(tool).is_file();
     }
-    std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| dir.join(tool).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
 }
 
 fn cargo(root: &Path, args: &[&str], envs: &[(&str, &str)]) -> Result<(), String> {
