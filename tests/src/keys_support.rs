@@ -362,7 +362,7 @@ impl Sshd {
     ///
     /// # Panics
     ///
-    /// If sshd is missing, exits, or does not listen within [`SSHD_STARTUP`].
+    /// If sshd is missing, exits, or does not listen within 15 seconds (`SSHD_STARTUP`).
     pub fn start(host_keys: &[&Path]) -> Self {
         let sshd = require_tool("sshd");
         assert_eq!(sshd, Path::new(SSHD), "sshd must be run by absolute path");
