@@ -1,24 +1,37 @@
-//! In-memory fakes of [`HookTools`] and [`Host`] for the unit tests: a model state in, an
-//! event, a model state out, with every hook tool call and host change recorded.
+//! In-memory fakes of the `HookTools` and `Host` traits for the unit tests and the benchmarks: a
+//! model state in, an event, a model state out, with every hook tool call and host change
+//! recorded. [`FakeUnit`] runs a hook of the real charm code against them.
+//!
+//! Not a stable API: it is public only so `tmate-benches` can run a reconcile in-process.
+// The unit tests read everything the fakes record; a benchmark only runs them.
+#![cfg_attr(
+    not(test),
+    allow(dead_code, reason = "the records are read by the unit tests")
+)]
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use crate::config::Proxies;
+use crate::context::{ENV_DISPATCH_PATH, ENV_UNIT_NAME, JujuContext};
 use crate::error::Error;
 use crate::host::{ActiveState, Container, Fingerprints, Host, KeysReport, Systemctl};
-use crate::juju::{Databag, HookToolError, HookTools, LogLevel, NetworkInfo, Status, ToolResult};
+use crate::juju::{
+    BindAddress, Databag, HookToolError, HookTools, InterfaceAddress, LogLevel, NetworkInfo,
+    Status, ToolResult,
+};
+use crate::names::KEYS_DIR;
 use crate::process::{Argv, CommandError};
 
 /// `ssh-keygen -t rsa -b 3072` public key: what the fake generates.
-pub(crate) const RSA_PUB: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABgQDm9kZCnTId8yyT6efCQhHjxS8cLo4KmWYb8sMlBg27Csx5XfpR2TJpW6rRR1WwEz1nRLWa8QArBghDw3kBnC6itA58GXrRYhDcs6RFWLAYL4dV02Lx8zFrwyVTu0vpDthv0aXbgvJf59PGdIDmrtJmGVidnLjKlfkd7O1ZogE5DDu+K0+jNoHsTjHFSrvNMcbGzH74xJ1GzL9civiBbBFm5qwQCVqF0J7MHDpbCdYMtp7VmMmbq9gdbIekyh2a9PyUwfK4hGNWRlVpc/++iW/XQHF5td5Ab53oIDH6sg4smh+ptD7PsOrEuccDbU9MAqvrW3YUWbkenryCCUEqBu/koYeaetGDLQjK98936xfMciyYSh5SAJxsd53D79QMN8spUuZYYqI/xX6nyOgz2hIKyk4yK/OWMyS5l8JvtEd3VFsSvrMSNEZnPavTx1KM3l6Y5Obf96jpoEFwuzc7uL2qL5Yvid8IgajI8jAPYKBU6y+zCHYCpbCACNvvZ6f+Es0=\n";
+pub const RSA_PUB: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABgQDm9kZCnTId8yyT6efCQhHjxS8cLo4KmWYb8sMlBg27Csx5XfpR2TJpW6rRR1WwEz1nRLWa8QArBghDw3kBnC6itA58GXrRYhDcs6RFWLAYL4dV02Lx8zFrwyVTu0vpDthv0aXbgvJf59PGdIDmrtJmGVidnLjKlfkd7O1ZogE5DDu+K0+jNoHsTjHFSrvNMcbGzH74xJ1GzL9civiBbBFm5qwQCVqF0J7MHDpbCdYMtp7VmMmbq9gdbIekyh2a9PyUwfK4hGNWRlVpc/++iW/XQHF5td5Ab53oIDH6sg4smh+ptD7PsOrEuccDbU9MAqvrW3YUWbkenryCCUEqBu/koYeaetGDLQjK98936xfMciyYSh5SAJxsd53D79QMN8spUuZYYqI/xX6nyOgz2hIKyk4yK/OWMyS5l8JvtEd3VFsSvrMSNEZnPavTx1KM3l6Y5Obf96jpoEFwuzc7uL2qL5Yvid8IgajI8jAPYKBU6y+zCHYCpbCACNvvZ6f+Es0=\n";
 /// Its fingerprint, from `ssh-keygen -l -E sha256`.
-pub(crate) const RSA_FP: &str = "SHA256:1Neuli53oIX7kZTebWXDFLos6/K0OBursvMZjtdOEfk";
+pub const RSA_FP: &str = "SHA256:1Neuli53oIX7kZTebWXDFLos6/K0OBursvMZjtdOEfk";
 /// `ssh-keygen -t ed25519` public key: what the fake generates.
-pub(crate) const ED25519_PUB: &str =
+pub const ED25519_PUB: &str =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOO6fL/malEX/wnh2M6oDTWYa0kkQE3QA000sfjM4jKT\n";
 /// Its fingerprint, from `ssh-keygen -l -E sha256`.
-pub(crate) const ED25519_FP: &str = "SHA256:5b2eNkzcK2J7wuSL9cvvCwnh7zlMjzfOz4Z8uniyxTI";
+pub const ED25519_FP: &str = "SHA256:5b2eNkzcK2J7wuSL9cvvCwnh7zlMjzfOz4Z8uniyxTI";
 /// The Python charm's RSA key (`/home/ubuntu/keys`).
 pub(crate) const LEGACY_RSA_PUB: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDYUJHRJADkMjgfetHAci/rT423qZ9om2s7OrWjFeyQKICMBupSFs8Ebu+y6zSqD1Ojj9ZJZTrHOHn4sMsjYyeEDvPjjnjXmPTGVTDnfenwVAS3OuGjsJdMHzVrFHh5BuDHizRrjL6TpcJHEFd2qwFjGFsfUONLLelqgE9TIEO9GUqkUvA7NY21+bciNgWpgLhzwYivSsL8PuIKS10Va7wX+AaKKcsUcrv+Uesgf/6jy6gw9MZWzxr6Tgc4q8VEXywMty+CC6s4FXha8dAZX00B96gUasLcMf/KzCFv8HKf7sz3bUlk/91293wei7dILyNFSu6MsO7o14yYwmZ97Gld legacy\n";
 /// Its fingerprint.
@@ -58,14 +71,15 @@ pub(crate) struct Model {
 
 /// A fake Juju agent.
 #[derive(Debug, Default)]
-pub(crate) struct FakeJuju {
+pub struct FakeJuju {
     /// Its state.
     pub(crate) model: RefCell<Model>,
 }
 
 impl FakeJuju {
     /// A model where `network-get` answers `address`.
-    pub(crate) fn with_address(address: &str) -> FakeJuju {
+    #[must_use]
+    pub fn with_address(address: &str) -> FakeJuju {
         let juju = FakeJuju::default();
         juju.set_address(Some(address));
         juju
@@ -73,11 +87,19 @@ impl FakeJuju {
 
     /// Sets (or removes) the bind address.
     pub(crate) fn set_address(&self, address: Option<&str>) {
-        let info = match address {
-            Some(a) => format!(r#"{{"bind-addresses":[{{"addresses":[{{"value":"{a}"}}]}}]}}"#),
-            None => r#"{"bind-addresses":[]}"#.to_owned(),
-        };
-        self.model.borrow_mut().network = Some(serde_json::from_str(&info).unwrap());
+        let bind_addresses = address
+            .map(|a| BindAddress {
+                addresses: vec![InterfaceAddress {
+                    value: Some(a.to_owned()),
+                    ..InterfaceAddress::default()
+                }],
+            })
+            .into_iter()
+            .collect();
+        self.model.borrow_mut().network = Some(NetworkInfo {
+            bind_addresses,
+            ..NetworkInfo::default()
+        });
     }
 
     fn call(&self, name: &str) -> ToolResult<()> {
@@ -89,13 +111,14 @@ impl FakeJuju {
         Ok(())
     }
 
-    /// Hook tool calls so far.
-    pub(crate) fn calls(&self) -> Vec<String> {
+    /// Hook tool calls so far, by command name (`config-get`, ...).
+    #[must_use]
+    pub fn calls(&self) -> Vec<String> {
         self.model.borrow().calls.clone()
     }
 
     /// Forgets the calls, statuses and logs recorded so far.
-    pub(crate) fn reset_record(&self) {
+    pub fn reset_record(&self) {
         let mut m = self.model.borrow_mut();
         m.calls.clear();
         m.statuses.clear();
@@ -161,7 +184,7 @@ impl HookTools for FakeJuju {
 
     fn relation_get(&self, relation_id: &str, unit: &str) -> ToolResult<Databag> {
         self.call("relation-get")?;
-        assert_eq!(unit, "tmate-ssh-server/0");
+        assert_eq!(unit, UNIT_NAME);
         self.model
             .borrow()
             .relations
@@ -293,7 +316,7 @@ impl Default for Machine {
 
 /// A fake machine.
 #[derive(Debug, Default)]
-pub(crate) struct FakeHost {
+pub struct FakeHost {
     /// Its state.
     pub(crate) machine: RefCell<Machine>,
 }
@@ -310,13 +333,14 @@ impl FakeHost {
         self.machine.borrow_mut().queries.push(what.to_owned());
     }
 
-    /// Changes made so far.
-    pub(crate) fn changes(&self) -> Vec<String> {
+    /// Changes made so far (`write PATH MODE`, `systemctl restart UNIT`, ...).
+    #[must_use]
+    pub fn changes(&self) -> Vec<String> {
         self.machine.borrow().changes.clone()
     }
 
     /// Forgets the changes and queries recorded so far.
-    pub(crate) fn reset_record(&self) {
+    pub fn reset_record(&self) {
         let mut m = self.machine.borrow_mut();
         m.changes.clear();
         m.queries.clear();
@@ -335,8 +359,8 @@ impl FakeHost {
             .insert(path.to_owned(), content.to_owned());
     }
 
-    /// Puts a fake key pair in `dir`.
-    pub(crate) fn put_keys(&self, dir: &str, rsa_pub: &str, ed25519_pub: &str) {
+    /// Puts a fake key pair in `dir` (private keys are a placeholder, never key material).
+    pub fn put_keys(&self, dir: &str, rsa_pub: &str, ed25519_pub: &str) {
         self.put(&format!("{dir}/ssh_host_rsa_key"), FAKE_PRIVATE);
         self.put(&format!("{dir}/ssh_host_rsa_key.pub"), rsa_pub);
         self.put(&format!("{dir}/ssh_host_ed25519_key"), FAKE_PRIVATE);
@@ -530,5 +554,82 @@ impl Host for FakeHost {
             }
         }
         self.fingerprints(dir).map(Some)
+    }
+}
+
+/// The unit the fakes stand for (the fake `relation-get` expects this name).
+const UNIT_NAME: &str = "tmate-ssh-server/0";
+
+/// One unit of this charm in memory: the fake Juju agent and the fake machine, on which
+/// [`FakeUnit::run_hook`] runs the real charm code.
+#[derive(Debug, Default)]
+pub struct FakeUnit {
+    /// The Juju agent: the model and every hook tool call.
+    pub juju: FakeJuju,
+    /// The machine: files, package, services, containers and every change.
+    pub host: FakeHost,
+}
+
+impl FakeUnit {
+    /// A fresh machine whose `juju-info` binding has `address`, with the default config.
+    #[must_use]
+    pub fn new(address: &str) -> FakeUnit {
+        FakeUnit {
+            juju: FakeJuju::with_address(address),
+            host: FakeHost::default(),
+        }
+    }
+
+    /// A unit converged by `install`, `config-changed` and `start`, with the records cleared
+    /// (the state `update-status` normally finds).
+    ///
+    /// # Errors
+    ///
+    /// The error of the first hook that fails.
+    pub fn deployed(address: &str) -> Result<FakeUnit, Box<dyn std::error::Error + Send + Sync>> {
+        let unit = FakeUnit::new(address);
+        for hook in ["install", "config-changed", "start"] {
+            unit.run_hook(hook)?;
+        }
+        unit.juju.reset_record();
+        unit.host.reset_record();
+        Ok(unit)
+    }
+
+    /// Puts a host key pair of each kind in the charm's keys directory, as an earlier run
+    /// would have left them (the fake never generates real keys, so this only skips writing
+    /// its placeholders).
+    pub fn put_host_keys(&self) {
+        self.host.put_keys(KEYS_DIR, RSA_PUB, ED25519_PUB);
+    }
+
+    /// Adds a `debug-ssh` relation `relation_id` (e.g. `debug-ssh:1`) whose bag holds only
+    /// what Juju puts there.
+    pub fn relate(&self, relation_id: &str) {
+        let bag = Databag::from([("private-address".to_owned(), "10.0.0.5".to_owned())]);
+        self.juju
+            .model
+            .borrow_mut()
+            .relations
+            .insert(relation_id.to_owned(), bag);
+    }
+
+    /// Runs the charm for the hook `name` (`install`, `update-status`, ...) as `dispatch`
+    /// does once it holds its lock: the context is parsed from the environment Juju would
+    /// set (`JUJU_DISPATCH_PATH=hooks/NAME`, `JUJU_UNIT_NAME`), then the handler runs against
+    /// the fakes.
+    ///
+    /// # Errors
+    ///
+    /// An error the charm would log before exiting non-zero (a status is not an error).
+    pub fn run_hook(&self, name: &str) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let vars = [
+            (ENV_DISPATCH_PATH, format!("hooks/{name}")),
+            (ENV_UNIT_NAME, UNIT_NAME.to_owned()),
+        ]
+        .map(|(k, v)| (k.into(), v.into()));
+        let ctx = JujuContext::from_env(vars, None)?;
+        crate::reconcile::dispatch(&ctx, &self.juju, &self.host)?;
+        Ok(())
     }
 }
