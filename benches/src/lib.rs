@@ -12,4 +12,6 @@ pub use error::{Error, Result};
 pub use machine::{Machine, utc_date};
 pub use process::{Job, children_cpu_time};
 pub use report::Table;
-pub use stats::{RatioSummary, Summary, format_count, format_duration};
+pub use stats::{
+    DifferenceSummary, RatioSummary, Summary, format_count, format_duration, format_signed_nanos,
+};

@@ -88,6 +88,56 @@ impl RatioSummary {
     }
 }
 
+/// Median, minimum and maximum of paired differences `minuend[i] - subtrahend[i]` (e.g. a
+/// measured total minus the floor measured in the same round), which may be negative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DifferenceSummary {
+    /// Number of pairs.
+    pub runs: usize,
+    /// Middle difference (mean of the two middle ones for an even count), nanoseconds.
+    pub median_ns: i128,
+    /// Smallest difference, nanoseconds.
+    pub min_ns: i128,
+    /// Largest difference, nanoseconds.
+    pub max_ns: i128,
+}
+
+impl DifferenceSummary {
+    /// Summarises `minuend[i] - subtrahend[i]`; `None` unless both have the same, non-zero
+    /// number of runs.
+    pub fn of(minuend: &[Duration], subtrahend: &[Duration]) -> Option<Self> {
+        if minuend.len() != subtrahend.len() {
+            return None;
+        }
+        let mut diffs: Vec<i128> = minuend
+            .iter()
+            .zip(subtrahend)
+            .map(|(a, b)| a.as_nanos().cast_signed() - b.as_nanos().cast_signed())
+            .collect();
+        diffs.sort_unstable();
+        let (&min_ns, &max_ns) = (diffs.first()?, diffs.last()?);
+        let mid = diffs.len() / 2;
+        let median_ns = if diffs.len() % 2 == 1 {
+            diffs[mid]
+        } else {
+            (diffs[mid - 1] + diffs[mid]) / 2
+        };
+        Some(Self {
+            runs: diffs.len(),
+            median_ns,
+            min_ns,
+            max_ns,
+        })
+    }
+}
+
+/// [`format_duration`] of a signed number of nanoseconds: `1.34 ms`, `-87.5 µs`.
+pub fn format_signed_nanos(ns: i128) -> String {
+    let magnitude = Duration::from_nanos(u64::try_from(ns.unsigned_abs()).unwrap_or(u64::MAX));
+    let sign = if ns < 0 { "-" } else { "" };
+    format!("{sign}{}", format_duration(magnitude))
+}
+
 /// Formats a duration with three significant figures in a unit that suits it: `412 ms`,
 /// `1.23 s`, `87.5 µs`, `640 ns`.
 pub fn format_duration(d: Duration) -> String {
@@ -167,6 +217,27 @@ mod tests {
         assert_eq!(RatioSummary::of(&ms(&[1, 2]), &ms(&[1])), None);
         assert_eq!(RatioSummary::of(&ms(&[1]), &ms(&[0])), None);
         assert_eq!(RatioSummary::of(&[], &[]), None);
+    }
+
+    #[test]
+    fn differences_pair_runs_in_order_and_may_be_negative() {
+        let d = DifferenceSummary::of(&ms(&[10, 30, 20, 5]), &ms(&[4, 10, 12, 6])).unwrap();
+        assert_eq!(d.runs, 4);
+        assert_eq!(d.min_ns, -1_000_000);
+        assert_eq!(d.max_ns, 20_000_000);
+        assert_eq!(
+            d.median_ns, 7_000_000,
+            "mean of the middle pair, 6 and 8 ms"
+        );
+        assert_eq!(DifferenceSummary::of(&ms(&[1]), &ms(&[1, 2])), None);
+        assert_eq!(DifferenceSummary::of(&[], &[]), None);
+    }
+
+    #[test]
+    fn signed_nanos_print_like_durations() {
+        assert_eq!(format_signed_nanos(1_340_000), "1.34 ms");
+        assert_eq!(format_signed_nanos(-87_512), "-87.5 µs");
+        assert_eq!(format_signed_nanos(0), "0.00 ns");
     }
 
     #[test]

@@ -32,10 +32,9 @@ const INIT_TARGET_RATIO: f64 = 0.3;
 const DEFAULT_RUNS: usize = 30;
 /// Default number of interleaved runs of each fingerprint job (each reads 100,000 keys).
 const DEFAULT_FINGERPRINT_RUNS: usize = 10;
-/// Default number of measured `update-status` runs of this charm.
-const DEFAULT_HOOK_RUNS: usize = 30;
-/// Default number of measured `update-status` runs of the Python charm (about 0.5 s each).
-const DEFAULT_PYTHON_HOOK_RUNS: usize = 10;
+/// Default number of interleaved rounds of `update-status` (one run of every charm, floor
+/// and reference per round).
+const DEFAULT_HOOK_RUNS: usize = 50;
 /// The command this binary is run with, printed in the report.
 const COMMAND: &str = "cargo run --release -p tmate-benches --bin compare";
 
@@ -47,7 +46,6 @@ struct Options {
     runs: usize,
     fingerprint_runs: usize,
     hook_runs: usize,
-    python_hook_runs: usize,
     output: PathBuf,
 }
 
@@ -57,7 +55,6 @@ fn parse_args() -> Result<Options, lexopt::Error> {
         runs: DEFAULT_RUNS,
         fingerprint_runs: DEFAULT_FINGERPRINT_RUNS,
         hook_runs: DEFAULT_HOOK_RUNS,
-        python_hook_runs: DEFAULT_PYTHON_HOOK_RUNS,
         output: workspace_root().join("BENCHMARKS.md"),
     };
     let mut parser = lexopt::Parser::from_env();
@@ -66,28 +63,19 @@ fn parse_args() -> Result<Options, lexopt::Error> {
             Long("runs") => opts.runs = parser.value()?.parse()?,
             Long("fingerprint-runs") => opts.fingerprint_runs = parser.value()?.parse()?,
             Long("hook-runs") => opts.hook_runs = parser.value()?.parse()?,
-            Long("python-hook-runs") => opts.python_hook_runs = parser.value()?.parse()?,
             Long("output") => opts.output = parser.value()?.into(),
             Long("help") | Short('h') => {
                 eprintln!(
                     "usage: compare [--runs N (default {DEFAULT_RUNS})] \
                      [--fingerprint-runs N (default {DEFAULT_FINGERPRINT_RUNS})] \
-                     [--hook-runs N (default {DEFAULT_HOOK_RUNS})] \
-                     [--python-hook-runs N (default {DEFAULT_PYTHON_HOOK_RUNS})] [--output FILE]"
+                     [--hook-runs N (default {DEFAULT_HOOK_RUNS})] [--output FILE]"
                 );
                 std::process::exit(0);
             }
             _ => return Err(arg.unexpected()),
         }
     }
-    if [
-        opts.runs,
-        opts.fingerprint_runs,
-        opts.hook_runs,
-        opts.python_hook_runs,
-    ]
-    .contains(&0)
-    {
+    if [opts.runs, opts.fingerprint_runs, opts.hook_runs].contains(&0) {
         return Err("every run count must be at least 1".into());
     }
     Ok(opts)
@@ -131,10 +119,10 @@ fn run() -> Result<(), BoxError> {
     writeln!(
         report,
         "Produced by `{COMMAND}` (`-- --help` lists the options that change the repetitions; \
-         this report: `--runs {} --fingerprint-runs {} --hook-runs {} --python-hook-runs {}`). \
+         this report: `--runs {} --fingerprint-runs {} --hook-runs {}`). \
          Every figure below comes from that run. Micro benchmarks: `cargo bench -p \
          tmate-benches` (not part of this file).\n",
-        opts.runs, opts.fingerprint_runs, opts.hook_runs, opts.python_hook_runs
+        opts.runs, opts.fingerprint_runs, opts.hook_runs
     )?;
     writeln!(report, "- date: {date}")?;
     writeln!(
@@ -155,13 +143,7 @@ fn run() -> Result<(), BoxError> {
     init_comparison(&mut report, &opts, &keygen, &ssh_keygen, &work)?;
     fingerprint_comparison(&mut report, &opts, &keygen, &ssh_keygen, &corpus)?;
     throughput::section(&mut report, &corpus)?;
-    charm::section(
-        &mut report,
-        &target,
-        &work,
-        opts.hook_runs,
-        opts.python_hook_runs,
-    )?;
+    charm::section(&mut report, &target, &work, opts.hook_runs)?;
 
     let report = report.replacen("LOAD_AT_END", &load_average(), 1);
     fs::write(&opts.output, &report).map_err(|e| Error::Io {
