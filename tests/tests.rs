@@ -17,3 +17,5 @@ mod charm_packaging;
 mod tmate_client;
 // The fuzz targets' properties over the committed seeds.
 mod fuzz_seeds;
+// Private key material never leaves the unit: the simulator's scanner, planted leaks.
+mod secrets;

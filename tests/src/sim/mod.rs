@@ -17,8 +17,9 @@
 //!   [`Sim::upgrade`], [`Sim::run_action`], [`Sim::remove`]); a failed hook leaves the unit
 //!   in error until [`Sim::resolve`].
 //! - After every hook the published `debug-ssh` data is validated as the consumers do
-//!   ([`consumer`]), and everything leaving the unit is scanned for private keys; any
-//!   problem (or contract drift in host commands) fails the driver with [`Error::Findings`].
+//!   ([`consumer`]), and everything leaving the unit is scanned for the private keys found
+//!   under the host root, in any common encoding ([`secrets`]); any problem (or contract
+//!   drift in host commands) fails the driver with [`Error::Findings`].
 //! - [`measure::measure_update_status`] measures CPU, wall, peak RSS and tool calls of one
 //!   `update-status` for benchmarks.
 //!
@@ -31,6 +32,7 @@ pub mod flags;
 pub mod host;
 pub mod measure;
 pub mod model;
+pub mod secrets;
 pub mod store;
 pub mod tools;
 mod unit;

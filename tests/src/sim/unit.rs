@@ -16,6 +16,7 @@ use super::model::{
     ActionRecord, Databag, Fault, HookContext, HostCall, ModelState, NetworkInfo, ProxySettings,
     Relation, Status, ToolCall,
 };
+use super::secrets::{self, SecretScanner};
 use super::store::StateFile;
 use super::tools;
 use super::{Error, Result};
@@ -118,6 +119,7 @@ pub struct Sim {
     queue: VecDeque<Event>,
     error: Option<Event>,
     runs: Vec<HookRun>,
+    secrets: SecretScanner,
 }
 
 /// Finds the `juju-sim-tool` binary: `$JUJU_SIM_TOOL`, else next to the running test
@@ -223,6 +225,7 @@ impl Sim {
             queue: VecDeque::new(),
             error: None,
             runs: Vec::new(),
+            secrets: SecretScanner::new(),
         })
     }
 
@@ -339,6 +342,24 @@ impl Sim {
     #[must_use]
     pub fn runs(&self) -> &[HookRun] {
         &self.runs
+    }
+
+    /// The secret scanner with every private key learned so far (see [`secrets`]).
+    #[must_use]
+    pub fn secret_scanner(&self) -> &SecretScanner {
+        &self.secrets
+    }
+
+    /// Adds a private key whose material must never leave the unit (keys under the host root
+    /// are learned automatically after every hook). Returns the number of needles added.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Input`] when `text` holds no private key.
+    pub fn watch_private_key(&mut self, label: &str, text: &str) -> Result<usize> {
+        self.secrets
+            .learn_private_key(label, text)
+            .map_err(Error::Input)
     }
 
     /// The failed event awaiting [`Sim::resolve`], if any.
@@ -956,7 +977,10 @@ impl Sim {
             .path()
             .join(format!("usage-{}.json", self.context_counter));
         let started = Instant::now();
-        let (exit, stdout, stderr) = self.spawn(&env, &usage_file)?;
+        let files_before = secrets::files_under(&snapshot.root);
+        let (exit, stdout_bytes, stderr_bytes) = self.spawn(&env, &usage_file)?;
+        let stdout = String::from_utf8_lossy(&stdout_bytes).into_owned();
+        let stderr = String::from_utf8_lossy(&stderr_bytes).into_owned();
         let wall = started.elapsed();
         let usage: Usage = std::fs::read_to_string(&usage_file)
             .ok()
@@ -1034,6 +1058,16 @@ impl Sim {
         let st = self.state()?;
         let mut findings: Vec<String> = st.findings[findings_before..].to_vec();
         findings.extend(self.check_published(&st, action.as_ref(), &stdout, &stderr));
+        self.secrets.learn_keys_under(&st.root);
+        findings.extend(secrets::scan_hook(
+            &self.secrets,
+            &st,
+            &st.calls[calls_before..],
+            &st.host.commands[host_before..],
+            action.as_ref(),
+            (&stdout_bytes, &stderr_bytes),
+            &files_before,
+        ));
         if exit.is_none() {
             findings.push(format!(
                 "{dispatch_path} timed out after {:?}",
@@ -1188,7 +1222,7 @@ impl Sim {
         &self,
         env: &[(String, String)],
         usage_file: &Path,
-    ) -> Result<(Option<i32>, String, String)> {
+    ) -> Result<(Option<i32>, Vec<u8>, Vec<u8>)> {
         use std::os::unix::process::CommandExt;
         let dispatch = self.charm.dir.join("dispatch");
         let mut command = Command::new(&self.tool);
@@ -1250,8 +1284,8 @@ impl Sim {
                 }
             }
         };
-        let stdout = String::from_utf8_lossy(&out_thread.join().unwrap_or_default()).into_owned();
-        let stderr = String::from_utf8_lossy(&err_thread.join().unwrap_or_default()).into_owned();
+        let stdout = out_thread.join().unwrap_or_default();
+        let stderr = err_thread.join().unwrap_or_default();
         Ok((exit, stdout, stderr))
     }
 }
