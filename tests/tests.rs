@@ -19,3 +19,5 @@ mod tmate_client;
 mod fuzz_seeds;
 // Private key material never leaves the unit: the simulator's scanner, planted leaks.
 mod secrets;
+// The charm's systemd unit under systemd-analyze: verify, exposure, per-directive ablation.
+mod hardening;

@@ -59,6 +59,48 @@ pub(crate) fn render_unit(spec: &UnitSpec<'_>) -> String {
     }
     let cap_flags: String = caps.iter().map(|c| format!(" --cap-add={c}")).collect();
     let UnitSpec { image, host, port } = spec;
+    // The container (what dockerd runs; the unit's sandbox below does not reach it):
+    // - user: `--user=root`, because the per-session jail needs uid 0 to chroot and to drop to
+    //   `nobody`; it is root with the four capabilities above only (Docker's default set is
+    //   dropped), and `no-new-privileges` keeps set-uid binaries in the image from gaining any.
+    // - network: `--net=host`, so the server binds the host's port itself (no docker-proxy or
+    //   NAT in the path) and sees the clients' real addresses; every session still unshares its
+    //   own network namespace (CLONE_NEWNET) in the jail.
+    // - mounts: only the keys directory, read-only (`:ro`): the server reads the host keys and
+    //   never writes them, so a compromised server cannot replace the keys clients pin. They
+    //   are root-owned 0600 in a 0700 directory, which container root reads without
+    //   DAC_OVERRIDE. The jail directory /tmp/tmate lives in the container's own file system;
+    //   no host path, and never the Docker socket, is mounted.
+    //
+    // The unit: the service process is only the Docker CLI (a Go program) talking to
+    // /run/docker.sock, and each sandboxing directive was checked against what it needs:
+    // - DynamicUser=yes + SupplementaryGroups=docker: the socket is root:docker 0660, and a
+    //   dynamic user may hold static supplementary groups; the `docker` group is created by the
+    //   docker.io package, which the charm installs before writing this unit (a missing group
+    //   fails the start with status 216/GROUP, visible in the journal). The dynamic user's
+    //   HOME is `/`, so the CLI finds no config in /.docker and uses the default context, the
+    //   local socket; it never reads /root/.docker (ProtectHome=yes hides it anyway). The one
+    //   thing lost is `docker login` credentials of root: an image from a private registry
+    //   must be pulled beforehand (`docker pull` as root), after which `docker run` needs no
+    //   credentials. The default image is public.
+    // - ProtectSystem=strict: connecting to a unix socket needs write permission on the
+    //   socket inode, which a read-only mount does not remove (EROFS applies to regular files,
+    //   directories and symlinks only), so /run/docker.sock stays usable.
+    // - PrivateNetwork=yes: a path-bound unix socket is reachable from any network namespace
+    //   (only abstract sockets are per namespace); the container's network is dockerd's
+    //   business (`--net=host`). RestrictAddressFamilies=AF_UNIX keeps exactly that family.
+    // - SystemCallFilter: @system-service without @privileged and @resources covers the Go
+    //   runtime; it raises RLIMIT_NOFILE at start-up with prlimit64 (allowed) and ignores the
+    //   error should that fail, and SystemCallErrorNumber=EPERM makes a filtered call fail
+    //   with an error instead of killing the process.
+    //   MemoryDenyWriteExecute=yes is safe: Go never maps memory writable and executable.
+    // - PrivateUsers= is deliberately not set: in a user namespace the `docker` group's gid
+    //   would be unmapped, so the supplementary group could not be set up (or checked) and
+    //   the socket would be refused.
+    // - ExecStartPre=-...rm: `--rm` does not run when dockerd or the CLI die abruptly, and a
+    //   leftover container of the same name makes `docker run` fail with a name conflict; the
+    //   leading `-` accepts "No such container".
+    // tests/hardening.rs measures every directive with `systemd-analyze security`.
     format!(
         "\
 # Managed by the tmate-ssh-server charm: local changes are overwritten.
