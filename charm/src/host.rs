@@ -210,6 +210,7 @@ impl Host for SystemHost {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        remove_stale_temps(dir, &name)?;
         let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
         let write = || -> io::Result<()> {
             let mut file = OpenOptions::new()
@@ -356,6 +357,29 @@ impl Host for SystemHost {
     }
 }
 
+/// Removes the temporary files `.NAME.tmp-PID` that a run killed in [`Host::write_file`] left
+/// next to `name` in `dir` (runs hold the dispatch lock, so none is in use).
+fn remove_stale_temps(dir: &Path, name: &str) -> Result<(), Error> {
+    let prefix = format!(".{name}.tmp-");
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => return Err(Error::io("list", dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("list", dir, e))?;
+        let file_name = entry.file_name();
+        let is_stale = file_name.to_str().is_some_and(|n| {
+            n.strip_prefix(&prefix)
+                .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+        });
+        if is_stale {
+            let path = entry.path();
+            fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
+        }
+    }
+    Ok(())
+}
+
 fn apt(argv: &[&str], proxies: &Proxies) -> Result<(), Error> {
     let mut cmd =
         Cmd::new(argv.iter().copied(), APT_TIMEOUT).env("DEBIAN_FRONTEND", "noninteractive");
@@ -417,6 +441,33 @@ mod tests {
         assert_eq!(leftovers.len(), 1, "no temporary file left behind");
         assert!(host.remove_file("/etc/a/b.conf").unwrap());
         assert!(!host.remove_file("/etc/a/b.conf").unwrap());
+    }
+
+    #[test]
+    fn write_removes_temp_files_a_killed_run_left() {
+        let tmp = tempfile::tempdir().unwrap();
+        let host = SystemHost::new(tmp.path().to_owned());
+        let dir = tmp.path().join("etc/a");
+        fs::create_dir_all(&dir).unwrap();
+        for name in [
+            ".b.conf.tmp-12345",
+            ".b.conf.tmp-",
+            ".b.conf.tmp-x1",
+            ".c.conf.tmp-7",
+        ] {
+            fs::write(dir.join(name), "torn").unwrap();
+        }
+        host.write_file("/etc/a/b.conf", "whole\n", 0o644).unwrap();
+        let mut names: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [".b.conf.tmp-", ".b.conf.tmp-x1", ".c.conf.tmp-7", "b.conf"],
+            "only the stale temp files of b.conf are removed"
+        );
     }
 
     #[test]

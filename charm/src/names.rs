@@ -49,6 +49,9 @@ pub(crate) const STATE_APPLIED: &str = "applied";
 
 /// Root under which every host path lives (tests point it at a temporary directory).
 pub(crate) const ENV_CHARM_ROOT: &str = "TMATE_CHARM_ROOT";
+/// Test knob, absent under Juju: caps the deadline of every host command and hook tool call at
+/// this many seconds, so tests of hanging tools need not wait for the real deadlines below.
+pub(crate) const ENV_COMMAND_TIMEOUT_CAP: &str = "TMATE_CHARM_COMMAND_TIMEOUT_CAP";
 /// Model HTTP proxy (always exported by Juju, possibly empty).
 pub(crate) const ENV_HTTP_PROXY: &str = "JUJU_CHARM_HTTP_PROXY";
 /// Model HTTPS proxy (always exported by Juju, possibly empty).

@@ -3,9 +3,11 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{OnceLock, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use crate::names::ENV_COMMAND_TIMEOUT_CAP;
 
 /// Longest sleep between two polls of a running child.
 const MAX_POLL_INTERVAL: Duration = Duration::from_millis(20);
@@ -13,6 +15,19 @@ const MAX_POLL_INTERVAL: Duration = Duration::from_millis(20);
 /// How long to wait for the output pipes once the child has exited (a grandchild that inherited
 /// them could keep them open forever).
 const PIPE_DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+/// `timeout`, or less when [`ENV_COMMAND_TIMEOUT_CAP`] holds a smaller whole number of seconds
+/// (read once; absent or not a number: no cap).
+fn capped(timeout: Duration) -> Duration {
+    static CAP: OnceLock<Option<Duration>> = OnceLock::new();
+    let cap = CAP.get_or_init(|| {
+        std::env::var(ENV_COMMAND_TIMEOUT_CAP)
+            .ok()
+            .and_then(|secs| secs.parse().ok())
+            .map(Duration::from_secs)
+    });
+    cap.map_or(timeout, |cap| timeout.min(cap))
+}
 
 /// A command line, kept for error messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,7 +115,7 @@ pub(crate) struct Cmd<'a> {
 }
 
 impl<'a> Cmd<'a> {
-    /// A command from its argv (the program is looked up on `PATH`).
+    /// A command from its argv (the program is looked up on `PATH`) and its deadline.
     pub(crate) fn new<I, S>(argv: I, timeout: Duration) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -110,7 +125,7 @@ impl<'a> Cmd<'a> {
             argv: argv.into_iter().map(Into::into).collect(),
             stdin: None,
             env: Vec::new(),
-            timeout,
+            timeout: capped(timeout),
         }
     }
 

@@ -70,6 +70,17 @@ pub(crate) struct Applied {
     pub(crate) proxies: u64,
 }
 
+/// Charm state key holding [`started_digest`] of the last successful (re)start of the service.
+const STATE_STARTED: &str = "started";
+
+/// Digest of what the service runs: its unit file and the keys (same stability as
+/// [`proxy_digest`]; a new build at worst costs one restart).
+fn started_digest(unit: &str, keys: &Fingerprints) -> String {
+    let mut hasher = DefaultHasher::new();
+    (unit, &keys.rsa, &keys.ed25519).hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}
+
 fn proxy_digest(proxies: &Proxies) -> u64 {
     // DefaultHasher::new() has fixed keys: stable for a given build, which is all a cache needs
     // (a new build at worst costs one full reconcile).
@@ -89,6 +100,9 @@ pub(crate) struct State {
     pub(crate) address: Option<IpAddr>,
     /// The record of the last converged reconcile (`state-get`).
     pub(crate) applied: Option<Applied>,
+    /// [`started_digest`] of the last successful (re)start (`state-get`); kept while the unit
+    /// is blocked, so fixing a bad config does not restart a service that runs fine.
+    pub(crate) started: Option<String>,
 }
 
 impl State {
@@ -107,6 +121,10 @@ impl State {
             .get(STATE_APPLIED)
             .and_then(|text| serde_json::from_str(text).ok())
             .flatten();
+        let started = stored
+            .get(STATE_STARTED)
+            .filter(|digest| !digest.is_empty())
+            .cloned();
         let address = match config.as_ref().ok().and_then(|c| c.external_address) {
             Some(external) => Some(external),
             None => bind_address(juju)?,
@@ -116,6 +134,7 @@ impl State {
             proxies,
             address,
             applied,
+            started,
         })
     }
 }
@@ -175,7 +194,9 @@ fn is_converged(state: &State, host: &impl Host) -> Result<bool, Error> {
         host: address,
         port: config.port,
     });
-    if host.read_file(SERVICE_PATH)?.as_deref() != Some(unit.as_str()) {
+    if state.started.as_deref() != Some(started_digest(&unit, &keys).as_str())
+        || host.read_file(SERVICE_PATH)?.as_deref() != Some(unit.as_str())
+    {
         return Ok(false);
     }
     Ok(host.is_active(SERVICE)? == ActiveState::Active)
@@ -186,6 +207,7 @@ fn is_converged(state: &State, host: &impl Host) -> Result<bool, Error> {
 struct Outcome {
     status: Status,
     applied: Option<Applied>,
+    started: Option<String>,
 }
 
 /// Gathers the state and converges; sets the status and the record.
@@ -210,15 +232,26 @@ pub(crate) fn reconcile(
                 Outcome {
                     status,
                     applied: None,
+                    started: state.started.clone(),
                 }
             }
             None => return Err(err),
         },
     };
+    let mut records = BTreeMap::new();
     if outcome.applied != state.applied {
         // Strings and integers always serialise; "null" would only cost one full reconcile.
         let record = serde_json::to_string(&outcome.applied).unwrap_or_else(|_| "null".to_owned());
-        juju.state_set(&BTreeMap::from([(STATE_APPLIED.to_owned(), record)]))?;
+        records.insert(STATE_APPLIED.to_owned(), record);
+    }
+    if outcome.started != state.started {
+        records.insert(
+            STATE_STARTED.to_owned(),
+            outcome.started.unwrap_or_default(),
+        );
+    }
+    if !records.is_empty() {
+        juju.state_set(&records)?;
     }
     juju.status_set(&outcome.status)?;
     Ok(())
@@ -241,8 +274,14 @@ fn converge(
 
     // Docker's proxies go in before docker.io first starts, so the first image pull uses them.
     let daemon_json_changed = ensure_daemon_json(juju, host, &proxies)?;
+    // A run killed between writing daemon.json and restarting Docker left a record of other
+    // proxies: restart now.
+    let proxies_unapplied = state
+        .applied
+        .as_ref()
+        .is_some_and(|applied| applied.proxies != proxy_digest(&proxies));
     if host.package_installed(DOCKER_PACKAGE)? {
-        if daemon_json_changed {
+        if daemon_json_changed || proxies_unapplied {
             host.systemctl(Systemctl::TryRestart, DOCKER_SERVICE)?;
             log(
                 juju,
@@ -268,6 +307,7 @@ fn converge(
                 format!("waiting for an IP address on the {ADDRESS_BINDING} binding"),
             ),
             applied: None,
+            started: state.started.clone(),
         });
     };
 
@@ -276,18 +316,25 @@ fn converge(
         host: address,
         port: config.port,
     });
+    // Whether the service was last started from this unit file with these keys. A run killed
+    // after writing the unit file or the keys but before the reload or restart leaves files
+    // that look done and a record that does not match: redo both.
+    let started = started_digest(&unit, &keys);
+    let recorded = state.started.as_ref() == Some(&started);
     let unit_changed = host.read_file(SERVICE_PATH)?.as_deref() != Some(unit.as_str());
     if unit_changed {
         host.write_file(SERVICE_PATH, &unit, CONFIG_FILE_MODE)?;
-        host.daemon_reload()?;
         log(juju, &format!("wrote {SERVICE_PATH}"))?;
+    }
+    if unit_changed || !recorded {
+        host.daemon_reload()?;
     }
     if !host.is_enabled(SERVICE)? {
         host.systemctl(Systemctl::Enable, SERVICE)?;
     }
     let mut active = host.is_active(SERVICE)?;
     let mut start_failure = None;
-    if unit_changed || keys_changed || active != ActiveState::Active {
+    if unit_changed || keys_changed || !recorded || active != ActiveState::Active {
         if active == ActiveState::Failed {
             // systemd gave up (start limit); allow it to try again.
             host.systemctl(Systemctl::ResetFailed, SERVICE)?;
@@ -301,6 +348,7 @@ fn converge(
         }
         active = host.is_active(SERVICE)?;
     }
+    let started = start_failure.is_none().then_some(started);
 
     remove_legacy_containers(juju, host)?;
     ensure_port(juju, config.port)?;
@@ -334,7 +382,11 @@ fn converge(
         ed25519_fingerprint: keys.ed25519,
         proxies: proxy_digest(&proxies),
     });
-    Ok(Outcome { status, applied })
+    Ok(Outcome {
+        status,
+        applied,
+        started,
+    })
 }
 
 /// Writes Docker's proxy settings when they differ; returns whether the file changed.
@@ -641,6 +693,36 @@ mod tests {
         assert_eq!(juju.status(), status(StatusKind::Active, ""));
         assert!(host.file(SERVICE_PATH).unwrap().contains(" -h 10.0.0.7 "));
         assert_eq!(juju.model.borrow().opened, vec!["10022/tcp"]);
+    }
+
+    #[test]
+    fn a_run_killed_before_the_restart_is_finished_by_the_retry() {
+        let (juju, host) = deployed();
+        juju.model
+            .borrow_mut()
+            .config
+            .insert("port".into(), json!(10023));
+        // The killed run wrote the new unit file, then died before the reload and restart.
+        let unit = render_unit(&UnitSpec {
+            image: "ghcr.io/canonical/tmate-ssh-server:0.1.1",
+            host: "10.0.0.5".parse().unwrap(),
+            port: 10023,
+        });
+        host.write_file(SERVICE_PATH, &unit, CONFIG_FILE_MODE)
+            .unwrap();
+        host.reset_record();
+        run(&juju, &host, Event::ConfigChanged);
+        assert_eq!(
+            host.changes(),
+            vec![
+                "systemctl daemon-reload",
+                "systemctl restart tmate-ssh-server.service"
+            ]
+        );
+        assert_eq!(juju.status(), status(StatusKind::Active, ""));
+        host.reset_record();
+        run(&juju, &host, Event::ConfigChanged);
+        assert_eq!(host.changes(), Vec::<String>::new());
     }
 
     #[test]
