@@ -134,7 +134,9 @@ pub fn run(
             ..Default::default()
         });
     }
-    let result = file.update(|st| run_hook_tool(st, name, args, stdin));
+    let result = file.update(|st| {
+        injected_fault(st, name, args).unwrap_or_else(|| run_hook_tool(st, name, args, stdin))
+    });
     result.unwrap_or_else(|e| ToolOutcome {
         code: 2,
         stderr: format!("ERROR juju-sim-tool: {e}\n").into_bytes(),
@@ -221,6 +223,42 @@ fn run_hook_tool(
         stderr: ctx.err,
         hang_secs: 0,
     }
+}
+
+/// A failure or hang injected for a hook tool (`Sim::fail_host_command` and
+/// `Sim::hang_host_command` match hook tools by argv prefix too, e.g. `["network-get"]`).
+/// The call is recorded with the injected exit code; nothing else changes.
+fn injected_fault(st: &mut ModelState, name: &str, args: &[String]) -> Option<ToolOutcome> {
+    let mut argv = vec![name.to_owned()];
+    argv.extend(args.iter().cloned());
+    let fault = st
+        .host
+        .faults
+        .iter_mut()
+        .find(|f| argv.starts_with(&f.argv_prefix) && f.remaining != Some(0))?;
+    if let Some(n) = fault.remaining.as_mut() {
+        *n -= 1;
+    }
+    let outcome = ToolOutcome {
+        code: fault.exit,
+        stdout: Vec::new(),
+        stderr: fault.stderr.clone().into_bytes(),
+        hang_secs: fault.hang_secs,
+    };
+    let hook = st
+        .hook
+        .as_ref()
+        .map(|h| h.dispatch_path.clone())
+        .unwrap_or_default();
+    st.calls.push(ToolCall {
+        tool: name.to_owned(),
+        args: args.to_vec(),
+        stdin: None,
+        exit: outcome.code,
+        hook,
+        max_rss_kib: own_max_rss_kib(),
+    });
+    Some(outcome)
 }
 
 /// Peak RSS of this process from `/proc/self/status` (`VmHWM`), KiB.

@@ -112,6 +112,7 @@ pub struct Sim {
     tool: PathBuf,
     bin: PathBuf,
     timeout: Duration,
+    extra_env: Vec<(String, String)>,
     next_relation_id: u32,
     next_action_id: u32,
     next_remote_host: u8,
@@ -218,6 +219,7 @@ impl Sim {
             tool: tool.to_owned(),
             bin,
             timeout: DEFAULT_TIMEOUT,
+            extra_env: Vec::new(),
             next_relation_id: 3,
             next_action_id: 1,
             next_remote_host: 10,
@@ -234,6 +236,30 @@ impl Sim {
     /// Sets the per-hook timeout.
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.timeout = timeout;
+    }
+
+    /// Adds `key=value` to the environment of every later hook (a test knob of the charm such
+    /// as `TMATE_CHARM_COMMAND_TIMEOUT_CAP`; Juju sets no such variable).
+    pub fn set_hook_env(&mut self, key: &str, value: &str) {
+        self.extra_env.retain(|(k, _)| k != key);
+        self.extra_env.push((key.to_owned(), value.to_owned()));
+    }
+
+    /// The environment a hook runs with: what [`Sim`] would give `hook` (e.g.
+    /// `hooks/update-status`) now, for running `dispatch` by hand the way `juju exec` does.
+    ///
+    /// # Errors
+    ///
+    /// State file errors.
+    pub fn exec_environment(&self, hook: &str) -> Result<Vec<(String, String)>> {
+        let st = self.state()?;
+        let name = hook.rsplit('/').next().unwrap_or(hook).to_owned();
+        let context = HookContext {
+            dispatch_path: hook.to_owned(),
+            context_id: format!("{}-exec-{name}", st.unit),
+            ..Default::default()
+        };
+        Ok(self.environment(&st, &context, hook, &name, &Event::Hook(name.clone()), None))
     }
 
     /// Changes the model (no event): unit name, leadership, network, proxies, host.
@@ -254,7 +280,8 @@ impl Sim {
         self.state.update(|st| st.proxy = proxy)
     }
 
-    /// Makes `argv_prefix` fail with `exit` and `stderr` for the next `times` calls.
+    /// Makes `argv_prefix` fail with `exit` and `stderr` for the next `times` calls (a host
+    /// command such as `["apt-get", "install"]`, or a hook tool such as `["relation-set"]`).
     ///
     /// # Errors
     ///
@@ -276,7 +303,8 @@ impl Sim {
         self.state.update(|st| st.host.faults.push(fault))
     }
 
-    /// Makes `argv_prefix` hang for `secs` seconds (then exit 1) on its next call.
+    /// Makes `argv_prefix` (host command or hook tool) hang for `secs` seconds (then exit 1)
+    /// on its next call.
     ///
     /// # Errors
     ///
@@ -1214,6 +1242,7 @@ impl Sim {
             env.push(("JUJU_ACTION_UUID".into(), id.to_string()));
             env.push(("JUJU_ACTION_TAG".into(), format!("action-{id}")));
         }
+        env.extend(self.extra_env.iter().cloned());
         env
     }
 
@@ -1265,7 +1294,12 @@ impl Sim {
                 .try_wait()
                 .map_err(|source| Error::io("wait", &dispatch, source))?
             {
-                Some(status) => break status.code(),
+                // A hook killed by a signal (not by our timeout) exits 128+N, as a shell
+                // reports it: it failed, and Juju retries it.
+                Some(status) => {
+                    use std::os::unix::process::ExitStatusExt;
+                    break status.code().or_else(|| status.signal().map(|n| 128 + n));
+                }
                 None if Instant::now() >= deadline => {
                     // Kill the whole process group (charm and any hung tools).
                     if let Ok(pgid) = i32::try_from(child.id()) {
