@@ -21,3 +21,5 @@ mod fuzz_seeds;
 mod secrets;
 // The charm's systemd unit under systemd-analyze: verify, exposure, per-directive ablation.
 mod hardening;
+// Bad input at every boundary: one auditable table, a summary line per boundary.
+mod bad_input;

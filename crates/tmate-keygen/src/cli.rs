@@ -170,8 +170,15 @@ fn parse_init(mut parser: lexopt::Parser) -> Result<Command> {
             Long("host") => args.host = parse_host(&string_value(&mut parser)?)?,
             Long("port") => args.port = parse_port(&string_value(&mut parser)?)?,
             Long("rsa-bits") => {
+                let value = string_value(&mut parser)?;
+                if value.trim().parse::<u32>().is_err() {
+                    // The library would report a non-number as size 0.
+                    return Err(Error::Usage(format!(
+                        "invalid RSA key size {value:?}: use 2048, 3072 or 4096"
+                    )));
+                }
                 // The library's message names the accepted sizes.
-                args.rsa_bits = string_value(&mut parser)?.parse()?;
+                args.rsa_bits = value.parse()?;
             }
             Long("format") => args.format = parse_format(&string_value(&mut parser)?)?,
             _ => return Err(arg.unexpected().into()),
@@ -348,6 +355,14 @@ mod tests {
         assert_eq!(
             message(&["init", "--rsa-bits", "1024"]),
             "unsupported RSA key size 1024 (use 2048, 3072 or 4096)"
+        );
+    }
+
+    #[test]
+    fn rsa_bits_that_are_not_a_number_are_named() {
+        assert_eq!(
+            message(&["init", "--rsa-bits", "many"]),
+            "invalid RSA key size \"many\": use 2048, 3072 or 4096"
         );
     }
 
