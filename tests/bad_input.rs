@@ -139,607 +139,99 @@ const fn case(boundary: &'static str, name: &'static str, input: Input, expect: 
 use Expect::*;
 use Input::*;
 
-/// Every bad input, by boundary.
+/// Every bad input, by boundary (one row per line: `rustfmt` leaves the table alone).
+#[rustfmt::skip]
 const CASES: &[Case] = &[
     // ----- cli: tmate-keygen arguments ------------------------------------------------------
-    case(
-        "cli",
-        "no command",
-        Cli(&[]),
-        Stderr("tmate-keygen: missing command (see 'tmate-keygen --help')\n"),
-    ),
-    case(
-        "cli",
-        "unknown command",
-        Cli(&["keygen"]),
-        Stderr("tmate-keygen: unknown command \"keygen\" (see 'tmate-keygen --help')\n"),
-    ),
-    case(
-        "cli",
-        "unknown option",
-        Cli(&["init", "--keys-dir", "{keys}", "--frob"]),
-        Stderr("tmate-keygen: invalid option '--frob' (see 'tmate-keygen --help')\n"),
-    ),
-    case(
-        "cli",
-        "option without its value",
-        Cli(&["init", "--keys-dir", "{keys}", "--port"]),
-        Stderr("tmate-keygen: missing argument for option '--port' (see 'tmate-keygen --help')\n"),
-    ),
-    case(
-        "cli",
-        "stray argument",
-        Cli(&["init", "--keys-dir", "{keys}", "extra"]),
-        Stderr("tmate-keygen: unexpected argument \"extra\" (see 'tmate-keygen --help')\n"),
-    ),
-    case(
-        "cli",
-        "port 0",
-        Cli(&["init", "--keys-dir", "{keys}", "--port", "0"]),
-        Stderr(
-            "tmate-keygen: invalid port \"0\": must be between 1 and 65535 (see 'tmate-keygen --help')\n",
-        ),
-    ),
-    case(
-        "cli",
-        "port 70000",
-        Cli(&["init", "--keys-dir", "{keys}", "--port", "70000"]),
-        Stderr(
-            "tmate-keygen: invalid port \"70000\": must be between 1 and 65535 (see 'tmate-keygen --help')\n",
-        ),
-    ),
-    case(
-        "cli",
-        "port abc",
-        Cli(&["init", "--keys-dir", "{keys}", "--port", "abc"]),
-        Stderr(
-            "tmate-keygen: invalid port \"abc\": must be between 1 and 65535 (see 'tmate-keygen --help')\n",
-        ),
-    ),
-    case(
-        "cli",
-        "host with a shell metacharacter",
-        Cli(&["init", "--keys-dir", "{keys}", "--host", "bad;host"]),
-        Stderr(
-            "tmate-keygen: invalid host \"bad;host\": only letters, digits, '-' and '.' are allowed in a name (see 'tmate-keygen --help')\n",
-        ),
-    ),
-    case(
-        "cli",
-        "empty host",
-        Cli(&["init", "--keys-dir", "{keys}", "--host", ""]),
-        Stderr("tmate-keygen: invalid host \"\": empty host (see 'tmate-keygen --help')\n"),
-    ),
-    case(
-        "cli",
-        "unknown format",
-        Cli(&["init", "--keys-dir", "{keys}", "--format", "yaml"]),
-        Stderr(
-            "tmate-keygen: invalid format \"yaml\": use conf or json (see 'tmate-keygen --help')\n",
-        ),
-    ),
-    case(
-        "cli",
-        "RSA size 1024",
-        Cli(&["init", "--keys-dir", "{keys}", "--rsa-bits", "1024"]),
-        Stderr("tmate-keygen: unsupported RSA key size 1024 (use 2048, 3072 or 4096)\n"),
-    ),
-    case(
-        "cli",
-        "RSA size not a number",
-        Cli(&["init", "--keys-dir", "{keys}", "--rsa-bits", "many"]),
-        Stderr(
-            "tmate-keygen: invalid RSA key size \"many\": use 2048, 3072 or 4096 (see 'tmate-keygen --help')\n",
-        ),
-    ),
-    case(
-        "cli",
-        "unknown fingerprint hash",
-        Cli(&["fingerprint", "-E", "sha1"]),
-        Stderr(
-            "tmate-keygen: invalid fingerprint hash \"sha1\": use sha256 or md5 (see 'tmate-keygen --help')\n",
-        ),
-    ),
-    case(
-        "cli",
-        "conf without a command",
-        Cli(&["conf"]),
-        Stderr(
-            "tmate-keygen conf: missing command (check or apply) (see 'tmate-keygen conf --help')\n",
-        ),
-    ),
-    case(
-        "cli",
-        "conf check without a file",
-        Cli(&["conf", "check"]),
-        Stderr("tmate-keygen conf: check: missing FILE (see 'tmate-keygen conf --help')\n"),
-    ),
-    case(
-        "cli",
-        "conf apply port 0",
-        Cli(&["conf", "apply", "{keys}.conf", "--port", "0"]),
-        Stderr(
-            "tmate-keygen conf: invalid port \"0\": expected a number from 1 to 65535 (see 'tmate-keygen conf --help')\n",
-        ),
-    ),
+    case("cli", "no command", Cli(&[]), Stderr("tmate-keygen: missing command (see 'tmate-keygen --help')\n")),
+    case("cli", "unknown command", Cli(&["keygen"]), Stderr("tmate-keygen: unknown command \"keygen\" (see 'tmate-keygen --help')\n")),
+    case("cli", "unknown option", Cli(&["init", "--keys-dir", "{keys}", "--frob"]), Stderr("tmate-keygen: invalid option '--frob' (see 'tmate-keygen --help')\n")),
+    case("cli", "option without its value", Cli(&["init", "--keys-dir", "{keys}", "--port"]), Stderr("tmate-keygen: missing argument for option '--port' (see 'tmate-keygen --help')\n")),
+    case("cli", "stray argument", Cli(&["init", "--keys-dir", "{keys}", "extra"]), Stderr("tmate-keygen: unexpected argument \"extra\" (see 'tmate-keygen --help')\n")),
+    case("cli", "port 0", Cli(&["init", "--keys-dir", "{keys}", "--port", "0"]), Stderr("tmate-keygen: invalid port \"0\": must be between 1 and 65535 (see 'tmate-keygen --help')\n")),
+    case("cli", "port 70000", Cli(&["init", "--keys-dir", "{keys}", "--port", "70000"]), Stderr("tmate-keygen: invalid port \"70000\": must be between 1 and 65535 (see 'tmate-keygen --help')\n")),
+    case("cli", "port abc", Cli(&["init", "--keys-dir", "{keys}", "--port", "abc"]), Stderr("tmate-keygen: invalid port \"abc\": must be between 1 and 65535 (see 'tmate-keygen --help')\n")),
+    case("cli", "host with a shell metacharacter", Cli(&["init", "--keys-dir", "{keys}", "--host", "bad;host"]), Stderr("tmate-keygen: invalid host \"bad;host\": only letters, digits, '-' and '.' are allowed in a name (see 'tmate-keygen --help')\n")),
+    case("cli", "empty host", Cli(&["init", "--keys-dir", "{keys}", "--host", ""]), Stderr("tmate-keygen: invalid host \"\": empty host (see 'tmate-keygen --help')\n")),
+    case("cli", "unknown format", Cli(&["init", "--keys-dir", "{keys}", "--format", "yaml"]), Stderr("tmate-keygen: invalid format \"yaml\": use conf or json (see 'tmate-keygen --help')\n")),
+    case("cli", "RSA size 1024", Cli(&["init", "--keys-dir", "{keys}", "--rsa-bits", "1024"]), Stderr("tmate-keygen: unsupported RSA key size 1024 (use 2048, 3072 or 4096)\n")),
+    case("cli", "RSA size not a number", Cli(&["init", "--keys-dir", "{keys}", "--rsa-bits", "many"]), Stderr("tmate-keygen: invalid RSA key size \"many\": use 2048, 3072 or 4096 (see 'tmate-keygen --help')\n")),
+    case("cli", "unknown fingerprint hash", Cli(&["fingerprint", "-E", "sha1"]), Stderr("tmate-keygen: invalid fingerprint hash \"sha1\": use sha256 or md5 (see 'tmate-keygen --help')\n")),
+    case("cli", "conf without a command", Cli(&["conf"]), Stderr("tmate-keygen conf: missing command (check or apply) (see 'tmate-keygen conf --help')\n")),
+    case("cli", "conf check without a file", Cli(&["conf", "check"]), Stderr("tmate-keygen conf: check: missing FILE (see 'tmate-keygen conf --help')\n")),
+    case("cli", "conf apply port 0", Cli(&["conf", "apply", "{keys}.conf", "--port", "0"]), Stderr("tmate-keygen conf: invalid port \"0\": expected a number from 1 to 65535 (see 'tmate-keygen conf --help')\n")),
     // ----- private-key: the files init finds ---------------------------------------------
-    case(
-        "private-key",
-        "empty",
-        KeyFile(RSA_KEY, Spoil::Empty),
-        Stderr("tmate-keygen: {file}: not an OpenSSH private key\n"),
-    ),
-    case(
-        "private-key",
-        "text",
-        KeyFile(ED25519_KEY, Spoil::Text("hello world\n")),
-        Stderr("tmate-keygen: {file}: not an OpenSSH private key\n"),
-    ),
-    case(
-        "private-key",
-        "truncated",
-        KeyFile(RSA_KEY, Spoil::Truncated),
-        Stderr("tmate-keygen: {file}: not an OpenSSH private key\n"),
-    ),
-    case(
-        "private-key",
-        "random bytes",
-        KeyFile(ED25519_KEY, Spoil::RandomBytes),
-        Stderr("tmate-keygen: {file}: not a text file\n"),
-    ),
-    case(
-        "private-key",
-        "encrypted",
-        KeyFile(ED25519_KEY, Spoil::SshKeygen("ed25519", &["-N", "secret"])),
-        Stderr(
-            "tmate-keygen: {file}: private key is encrypted (tmate-ssh-server needs an unencrypted key)\n",
-        ),
-    ),
-    case(
-        "private-key",
-        "ECDSA key",
-        KeyFile(RSA_KEY, Spoil::SshKeygen("ecdsa", &["-N", ""])),
-        Stderr(
-            "tmate-keygen: {file}: unsupported host key type ecdsa-sha2-nistp256 (use rsa or ed25519)\n",
-        ),
-    ),
-    case(
-        "private-key",
-        "PKCS#1 PEM",
-        KeyFile(
-            RSA_KEY,
-            Spoil::SshKeygen("rsa", &["-N", "", "-b", "2048", "-m", "PEM"]),
-        ),
-        Stderr("tmate-keygen: {file}: not an OpenSSH private key\n"),
-    ),
-    case(
-        "private-key",
-        "RSA key as the Ed25519 key",
-        KeyFile(ED25519_KEY, Spoil::RsaPrivate),
-        Stderr("tmate-keygen: {file}: expected an ed25519 key, found rsa\n"),
-    ),
-    case(
-        "private-key",
-        "a directory",
-        KeyFile(RSA_KEY, Spoil::Directory),
-        Stderr("tmate-keygen: {file}: not a regular file\n"),
-    ),
+    case("private-key", "empty", KeyFile(RSA_KEY, Spoil::Empty), Stderr("tmate-keygen: {file}: not an OpenSSH private key\n")),
+    case("private-key", "text", KeyFile(ED25519_KEY, Spoil::Text("hello world\n")), Stderr("tmate-keygen: {file}: not an OpenSSH private key\n")),
+    case("private-key", "truncated", KeyFile(RSA_KEY, Spoil::Truncated), Stderr("tmate-keygen: {file}: not an OpenSSH private key\n")),
+    case("private-key", "random bytes", KeyFile(ED25519_KEY, Spoil::RandomBytes), Stderr("tmate-keygen: {file}: not a text file\n")),
+    case("private-key", "encrypted", KeyFile(ED25519_KEY, Spoil::SshKeygen("ed25519", &["-N", "secret"])), Stderr("tmate-keygen: {file}: private key is encrypted (tmate-ssh-server needs an unencrypted key)\n")),
+    case("private-key", "ECDSA key", KeyFile(RSA_KEY, Spoil::SshKeygen("ecdsa", &["-N", ""])), Stderr("tmate-keygen: {file}: unsupported host key type ecdsa-sha2-nistp256 (use rsa or ed25519)\n")),
+    case("private-key", "PKCS#1 PEM", KeyFile(RSA_KEY, Spoil::SshKeygen("rsa", &["-N", "", "-b", "2048", "-m", "PEM"])), Stderr("tmate-keygen: {file}: not an OpenSSH private key\n")),
+    case("private-key", "RSA key as the Ed25519 key", KeyFile(ED25519_KEY, Spoil::RsaPrivate), Stderr("tmate-keygen: {file}: expected an ed25519 key, found rsa\n")),
+    case("private-key", "a directory", KeyFile(RSA_KEY, Spoil::Directory), Stderr("tmate-keygen: {file}: not a regular file\n")),
     // ----- public-key: .pub files and fingerprint inputs ---------------------------------
-    case(
-        "public-key",
-        "garbage .pub",
-        KeyFile("ssh_host_rsa_key.pub", Spoil::Text("garbage\n")),
-        Stderr("tmate-keygen: {file}:1:1: unknown key type \"garbage\"\n"),
-    ),
-    case(
-        "public-key",
-        "private key in the .pub",
-        KeyFile("ssh_host_rsa_key.pub", Spoil::RsaPrivate),
-        Stderr("tmate-keygen: {file}:1:1: this is a private key, not a public key line\n"),
-    ),
-    case(
-        "public-key",
-        "empty .pub",
-        KeyFile("ssh_host_ed25519_key.pub", Spoil::Empty),
-        Stderr("tmate-keygen: {file}:1:1: no public key on this line\n"),
-    ),
-    case(
-        "public-key",
-        "NUL bytes in the .pub",
-        KeyFile("ssh_host_rsa_key.pub", Spoil::Text("\0\0\0")),
-        Stderr("tmate-keygen: {file}:1:1: unknown key type \"\\0\\0\\0\"\n"),
-    ),
-    case(
-        "public-key",
-        ".pub of another key",
-        KeyFile(
-            "ssh_host_ed25519_key.pub",
-            Spoil::SshKeygen("ed25519", &["-N", ""]),
-        ),
-        Stderr("tmate-keygen: {file}: does not match its private key\n"),
-    ),
-    case(
-        "public-key",
-        "fingerprint of garbage",
-        Fingerprint(b"ssh-ed25519 AAAA!!!! x\n"),
-        Stderr("tmate-keygen: {file}: no public key found\n"),
-    ),
+    case("public-key", "garbage .pub", KeyFile("ssh_host_rsa_key.pub", Spoil::Text("garbage\n")), Stderr("tmate-keygen: {file}:1:1: unknown key type \"garbage\"\n")),
+    case("public-key", "private key in the .pub", KeyFile("ssh_host_rsa_key.pub", Spoil::RsaPrivate), Stderr("tmate-keygen: {file}:1:1: this is a private key, not a public key line\n")),
+    case("public-key", "empty .pub", KeyFile("ssh_host_ed25519_key.pub", Spoil::Empty), Stderr("tmate-keygen: {file}:1:1: no public key on this line\n")),
+    case("public-key", "NUL bytes in the .pub", KeyFile("ssh_host_rsa_key.pub", Spoil::Text("\0\0\0")), Stderr("tmate-keygen: {file}:1:1: unknown key type \"\\0\\0\\0\"\n")),
+    case("public-key", ".pub of another key", KeyFile("ssh_host_ed25519_key.pub", Spoil::SshKeygen("ed25519", &["-N", ""])), Stderr("tmate-keygen: {file}: does not match its private key\n")),
+    case("public-key", "fingerprint of garbage", Fingerprint(b"ssh-ed25519 AAAA!!!! x\n"), Stderr("tmate-keygen: {file}: no public key found\n")),
     // ----- tmate.conf: conf check / apply --------------------------------------------------
-    case(
-        "tmate.conf",
-        "misspelt option",
-        ConfCheck(b"set -g tmate-server-prot 22\n"),
-        Stderr(
-            "{file}:1:8: unknown option \"tmate-server-prot\" (did you mean \"tmate-server-port\"?)\n",
-        ),
-    ),
-    case(
-        "tmate.conf",
-        "port out of range",
-        ConfCheck(b"set -g tmate-server-port 70000\n"),
-        Stderr(
-            "{file}:1:26: value \"70000\" is too large for option \"tmate-server-port\" (expected a number from 1 to 65535)\n",
-        ),
-    ),
-    case(
-        "tmate.conf",
-        "port not a number",
-        ConfCheck(b"set -g tmate-server-port abc\n"),
-        Stderr(
-            "{file}:1:26: invalid value \"abc\" for option \"tmate-server-port\" (expected a number from 1 to 65535)\n",
-        ),
-    ),
-    case(
-        "tmate.conf",
-        "unterminated quote",
-        ConfCheck(b"set -g tmate-server-host \"unterminated\n"),
-        Stderr("{file}:1:26: unterminated double quote\n"),
-    ),
-    case(
-        "tmate.conf",
-        "missing value",
-        ConfCheck(b"set -g tmate-server-rsa-fingerprint\n"),
-        Stderr("{file}:1:8: missing value for option \"tmate-server-rsa-fingerprint\"\n"),
-    ),
-    case(
-        "tmate.conf",
-        "unknown command",
-        ConfCheck(b"frobnicate -g x\n"),
-        Stderr("{file}:1:1: unknown command \"frobnicate\"\n"),
-    ),
-    case(
-        "tmate.conf",
-        "too many arguments",
-        ConfCheck(b"set -g tmate-server-port 22 extra\n"),
-        Stderr(
-            "{file}:1:29: too many arguments for set-option (usage: set-option [-agosquw] [-t target-window] option [value])\n",
-        ),
-    ),
-    case(
-        "tmate.conf",
-        "not UTF-8",
-        ConfCheck(b"\xff\xfe set\n"),
-        Stderr("tmate-keygen conf: {file}: not valid UTF-8\n"),
-    ),
-    case(
-        "tmate.conf",
-        "apply to a broken file",
-        ConfApply(b"set -g tmate-server-port 22\nset -g tmate-server-host \"oops\n"),
-        Stderr("{file}:2:26: unterminated double quote\n"),
-    ),
+    case("tmate.conf", "misspelt option", ConfCheck(b"set -g tmate-server-prot 22\n"), Stderr("{file}:1:8: unknown option \"tmate-server-prot\" (did you mean \"tmate-server-port\"?)\n")),
+    case("tmate.conf", "port out of range", ConfCheck(b"set -g tmate-server-port 70000\n"), Stderr("{file}:1:26: value \"70000\" is too large for option \"tmate-server-port\" (expected a number from 1 to 65535)\n")),
+    case("tmate.conf", "port not a number", ConfCheck(b"set -g tmate-server-port abc\n"), Stderr("{file}:1:26: invalid value \"abc\" for option \"tmate-server-port\" (expected a number from 1 to 65535)\n")),
+    case("tmate.conf", "unterminated quote", ConfCheck(b"set -g tmate-server-host \"unterminated\n"), Stderr("{file}:1:26: unterminated double quote\n")),
+    case("tmate.conf", "missing value", ConfCheck(b"set -g tmate-server-rsa-fingerprint\n"), Stderr("{file}:1:8: missing value for option \"tmate-server-rsa-fingerprint\"\n")),
+    case("tmate.conf", "unknown command", ConfCheck(b"frobnicate -g x\n"), Stderr("{file}:1:1: unknown command \"frobnicate\"\n")),
+    case("tmate.conf", "too many arguments", ConfCheck(b"set -g tmate-server-port 22 extra\n"), Stderr("{file}:1:29: too many arguments for set-option (usage: set-option [-agosquw] [-t target-window] option [value])\n")),
+    case("tmate.conf", "not UTF-8", ConfCheck(b"\xff\xfe set\n"), Stderr("tmate-keygen conf: {file}: not valid UTF-8\n")),
+    case("tmate.conf", "apply to a broken file", ConfApply(b"set -g tmate-server-port 22\nset -g tmate-server-host \"oops\n"), Stderr("{file}:2:26: unterminated double quote\n")),
     // ----- juju-env: the environment dispatch runs with ------------------------------------
-    case(
-        "juju-env",
-        "no JUJU_DISPATCH_PATH, argv[0] names no event",
-        Env(&[("JUJU_DISPATCH_PATH", None)]),
-        HookFails("cannot tell which event to handle: JUJU_DISPATCH_PATH is unset and argv[0] "),
-    ),
-    case(
-        "juju-env",
-        "dispatch path without a name",
-        Env(&[("JUJU_DISPATCH_PATH", Some(b"hooks/"))]),
-        HookFails(
-            "unrecognised dispatch path \"hooks/\" (expected hooks/<name> or actions/<name>)",
-        ),
-    ),
-    case(
-        "juju-env",
-        "dispatch path climbing out",
-        Env(&[("JUJU_DISPATCH_PATH", Some(b"hooks/../../bin/sh"))]),
-        HookFails(
-            "unrecognised dispatch path \"hooks/../../bin/sh\" (expected hooks/<name> or actions/<name>)",
-        ),
-    ),
-    case(
-        "juju-env",
-        "unknown action",
-        Env(&[("JUJU_DISPATCH_PATH", Some(b"actions/reboot"))]),
-        HookFails("unknown action \"reboot\" (this charm only has get-server-config)"),
-    ),
-    case(
-        "juju-env",
-        "no JUJU_UNIT_NAME",
-        Env(&[("JUJU_UNIT_NAME", None)]),
-        HookFails("JUJU_UNIT_NAME is not set"),
-    ),
-    case(
-        "juju-env",
-        "relation hook without JUJU_RELATION_ID",
-        Env(&[(
-            "JUJU_DISPATCH_PATH",
-            Some(b"hooks/debug-ssh-relation-changed"),
-        )]),
-        HookFails("JUJU_RELATION_ID is not set"),
-    ),
-    case(
-        "juju-env",
-        "relation that does not exist",
-        Env(&[
-            (
-                "JUJU_DISPATCH_PATH",
-                Some(b"hooks/debug-ssh-relation-changed"),
-            ),
-            ("JUJU_RELATION_ID", Some(b"debug-ssh:99")),
-        ]),
-        Ignored,
-    ),
-    case(
-        "juju-env",
-        "relative TMATE_CHARM_ROOT",
-        Env(&[(ROOT_ENV, Some(b"relative/root"))]),
-        HookFails("TMATE_CHARM_ROOT must be an absolute path, got \"relative/root\""),
-    ),
-    case(
-        "juju-env",
-        "proxy variable not UTF-8",
-        Env(&[("JUJU_CHARM_HTTP_PROXY", Some(b"http://\xff\xfe:3128"))]),
-        HookFails("JUJU_CHARM_HTTP_PROXY is not valid UTF-8"),
-    ),
-    case(
-        "juju-env",
-        "HTTPS proxy not a URL",
-        Proxy("", "not a url", ""),
-        StatusContains(
-            "blocked",
-            "invalid model proxy setting JUJU_CHARM_HTTPS_PROXY: ",
-        ),
-    ),
-    case(
-        "juju-env",
-        "HTTP proxy with a space",
-        Proxy("http://squid :3128", "", ""),
-        StatusContains(
-            "blocked",
-            "invalid model proxy setting JUJU_CHARM_HTTP_PROXY: ",
-        ),
-    ),
-    case(
-        "juju-env",
-        "no-proxy list with a quote",
-        Proxy("", "", "localhost,\"evil\""),
-        Status(
-            "blocked",
-            "invalid model proxy setting JUJU_CHARM_NO_PROXY: expected a comma-separated list of hosts, domains or CIDRs",
-        ),
-    ),
+    case("juju-env", "no JUJU_DISPATCH_PATH, argv[0] names no event", Env(&[("JUJU_DISPATCH_PATH", None)]), HookFails("cannot tell which event to handle: JUJU_DISPATCH_PATH is unset and argv[0] ")),
+    case("juju-env", "dispatch path without a name", Env(&[("JUJU_DISPATCH_PATH", Some(b"hooks/"))]), HookFails("unrecognised dispatch path \"hooks/\" (expected hooks/<name> or actions/<name>)")),
+    case("juju-env", "dispatch path climbing out", Env(&[("JUJU_DISPATCH_PATH", Some(b"hooks/../../bin/sh"))]), HookFails("unrecognised dispatch path \"hooks/../../bin/sh\" (expected hooks/<name> or actions/<name>)")),
+    case("juju-env", "unknown action", Env(&[("JUJU_DISPATCH_PATH", Some(b"actions/reboot"))]), HookFails("unknown action \"reboot\" (this charm only has get-server-config)")),
+    case("juju-env", "no JUJU_UNIT_NAME", Env(&[("JUJU_UNIT_NAME", None)]), HookFails("JUJU_UNIT_NAME is not set")),
+    case("juju-env", "relation hook without JUJU_RELATION_ID", Env(&[("JUJU_DISPATCH_PATH", Some(b"hooks/debug-ssh-relation-changed"))]), HookFails("JUJU_RELATION_ID is not set")),
+    case("juju-env", "relation that does not exist", Env(&[("JUJU_DISPATCH_PATH", Some(b"hooks/debug-ssh-relation-changed")), ("JUJU_RELATION_ID", Some(b"debug-ssh:99"))]), Ignored),
+    case("juju-env", "relative TMATE_CHARM_ROOT", Env(&[(ROOT_ENV, Some(b"relative/root"))]), HookFails("TMATE_CHARM_ROOT must be an absolute path, got \"relative/root\"")),
+    case("juju-env", "proxy variable not UTF-8", Env(&[("JUJU_CHARM_HTTP_PROXY", Some(b"http://\xff\xfe:3128"))]), HookFails("JUJU_CHARM_HTTP_PROXY is not valid UTF-8")),
+    case("juju-env", "HTTPS proxy not a URL", Proxy("", "not a url", ""), StatusContains("blocked", "invalid model proxy setting JUJU_CHARM_HTTPS_PROXY: ")),
+    case("juju-env", "HTTP proxy with a space", Proxy("http://squid :3128", "", ""), StatusContains("blocked", "invalid model proxy setting JUJU_CHARM_HTTP_PROXY: ")),
+    case("juju-env", "no-proxy list with a quote", Proxy("", "", "localhost,\"evil\""), Status("blocked", "invalid model proxy setting JUJU_CHARM_NO_PROXY: expected a comma-separated list of hosts, domains or CIDRs")),
     // ----- network-get: what Juju says about the unit's addresses ------------------------
-    case(
-        "network-get",
-        "no network config (exit 1)",
-        Network(Net::Unavailable),
-        Status("waiting", NO_ADDRESS),
-    ),
-    case(
-        "network-get",
-        "no address yet",
-        Network(Net::NoAddress),
-        Status("waiting", NO_ADDRESS),
-    ),
-    case(
-        "network-get",
-        "addresses that are not IPs",
-        Network(Net::Addresses(&["not-an-ip", "10.0.0.300", ""])),
-        Status("waiting", NO_ADDRESS),
-    ),
-    case(
-        "network-get",
-        "only loopback and link-local",
-        Network(Net::Addresses(&["127.0.0.1", "fe80::1", "169.254.1.1"])),
-        Status("waiting", NO_ADDRESS),
-    ),
-    case(
-        "network-get",
-        "IPv6 only",
-        Network(Net::Addresses(&["2001:db8::5"])),
-        ConsumerRejects("action-tmate rejects host \"2001:db8::5\""),
-    ),
-    case(
-        "network-get",
-        "not JSON",
-        Network(Net::Raw("{\"bind-addresses\": 42")),
-        Status("waiting", NO_ADDRESS),
-    ),
-    case(
-        "network-get",
-        "empty output",
-        Network(Net::Raw("")),
-        Status("waiting", NO_ADDRESS),
-    ),
-    case(
-        "network-get",
-        "wrong JSON shape",
-        Network(Net::Raw("[\"10.0.0.5\"]")),
-        Status("waiting", NO_ADDRESS),
-    ),
+    case("network-get", "no network config (exit 1)", Network(Net::Unavailable), Status("waiting", NO_ADDRESS)),
+    case("network-get", "no address yet", Network(Net::NoAddress), Status("waiting", NO_ADDRESS)),
+    case("network-get", "addresses that are not IPs", Network(Net::Addresses(&["not-an-ip", "10.0.0.300", ""])), Status("waiting", NO_ADDRESS)),
+    case("network-get", "only loopback and link-local", Network(Net::Addresses(&["127.0.0.1", "fe80::1", "169.254.1.1"])), Status("waiting", NO_ADDRESS)),
+    case("network-get", "IPv6 only", Network(Net::Addresses(&["2001:db8::5"])), ConsumerRejects("action-tmate rejects host \"2001:db8::5\"")),
+    case("network-get", "not JSON", Network(Net::Raw("{\"bind-addresses\": 42")), Status("waiting", NO_ADDRESS)),
+    case("network-get", "empty output", Network(Net::Raw("")), Status("waiting", NO_ADDRESS)),
+    case("network-get", "wrong JSON shape", Network(Net::Raw("[\"10.0.0.5\"]")), Status("waiting", NO_ADDRESS)),
     // ----- relation-data: what the remote side writes ------------------------------------
-    case(
-        "relation-data",
-        "our keys with garbage",
-        Remote(&[
-            ("host", "$(rm -rf /)"),
-            ("port", "-1"),
-            ("rsa_fingerprint", "x"),
-        ]),
-        Ignored,
-    ),
-    case(
-        "relation-data",
-        "control characters and newlines",
-        Remote(&[
-            ("note", "a\nb\tc\u{1b}[31m\u{7f}"),
-            ("ingress-address", "not-an-ip"),
-        ]),
-        Ignored,
-    ),
-    case(
-        "relation-data",
-        "huge value",
-        Remote(&[("blob", HUGE)]),
-        Ignored,
-    ),
-    case(
-        "relation-data",
-        "a private key",
-        Remote(&[(
-            "key",
-            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
-        )]),
-        Ignored,
-    ),
+    case("relation-data", "our keys with garbage", Remote(&[("host", "$(rm -rf /)"), ("port", "-1"), ("rsa_fingerprint", "x")]), Ignored),
+    case("relation-data", "control characters and newlines", Remote(&[("note", "a\nb\tc\u{1b}[31m\u{7f}"), ("ingress-address", "not-an-ip")]), Ignored),
+    case("relation-data", "huge value", Remote(&[("blob", HUGE)]), Ignored),
+    case("relation-data", "a private key", Remote(&[("key", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n")]), Ignored),
     // ----- config: the charm's options -------------------------------------------------------
-    case(
-        "config",
-        "port 0",
-        Config(&[("port", "0")]),
-        Status(
-            "blocked",
-            "invalid config option \"port\": 0 is not a TCP port (1-65535)",
-        ),
-    ),
-    case(
-        "config",
-        "port 70000",
-        Config(&[("port", "70000")]),
-        Status(
-            "blocked",
-            "invalid config option \"port\": 70000 is not a TCP port (1-65535)",
-        ),
-    ),
-    case(
-        "config",
-        "port -1",
-        Config(&[("port", "-1")]),
-        Status(
-            "blocked",
-            "invalid config option \"port\": -1 is not a TCP port (1-65535)",
-        ),
-    ),
-    case(
-        "config",
-        "port \"abc\" (Juju checks types)",
-        Config(&[("port", "\"abc\"")]),
-        JujuRefuses("config option \"port\" is int, got \"abc\""),
-    ),
-    case(
-        "config",
-        "port \"abc\" past Juju",
-        RawConfig(&[("port", "\"abc\"")]),
-        Status(
-            "blocked",
-            "invalid config option \"port\": \"abc\" is not an integer",
-        ),
-    ),
-    case(
-        "config",
-        "image with spaces",
-        Config(&[("image", "\"ghcr.io/x/tmate ssh\"")]),
-        Status(
-            "blocked",
-            "invalid config option \"image\": \"ghcr.io/x/tmate ssh\" is not an image reference (character ' ' not allowed)",
-        ),
-    ),
-    case(
-        "config",
-        "image that is a docker flag",
-        Config(&[("image", "\"--privileged\"")]),
-        StatusContains(
-            "blocked",
-            "invalid config option \"image\": \"--privileged\" is not an image reference",
-        ),
-    ),
-    case(
-        "config",
-        "image with a shell substitution",
-        Config(&[("image", "\"x:$(id)\"")]),
-        Status(
-            "blocked",
-            "invalid config option \"image\": \"x:$(id)\" is not an image reference (character '$' not allowed)",
-        ),
-    ),
-    case(
-        "config",
-        "image in capitals",
-        Config(&[("image", "\"Ghcr.io/Canonical/Tmate\"")]),
-        StatusContains(
-            "blocked",
-            "invalid config option \"image\": \"Ghcr.io/Canonical/Tmate\" is not an image reference",
-        ),
-    ),
-    case(
-        "config",
-        "external-address a DNS name",
-        Config(&[("external-address", "\"tmate.example.com\"")]),
-        Status(
-            "blocked",
-            "invalid config option \"external-address\": \"tmate.example.com\" is not an IPv4 or IPv6 address",
-        ),
-    ),
-    case(
-        "config",
-        "external-address with a command",
-        Config(&[("external-address", "\"10.0.0.9; reboot\"")]),
-        Status(
-            "blocked",
-            "invalid config option \"external-address\": \"10.0.0.9; reboot\" is not an IPv4 or IPv6 address",
-        ),
-    ),
-    case(
-        "config",
-        "unknown option",
-        Config(&[("ports", "22")]),
-        JujuRefuses("config option \"ports\" is not in config.yaml"),
-    ),
+    case("config", "port 0", Config(&[("port", "0")]), Status("blocked", "invalid config option \"port\": 0 is not a TCP port (1-65535)")),
+    case("config", "port 70000", Config(&[("port", "70000")]), Status("blocked", "invalid config option \"port\": 70000 is not a TCP port (1-65535)")),
+    case("config", "port -1", Config(&[("port", "-1")]), Status("blocked", "invalid config option \"port\": -1 is not a TCP port (1-65535)")),
+    case("config", "port \"abc\" (Juju checks types)", Config(&[("port", "\"abc\"")]), JujuRefuses("config option \"port\" is int, got \"abc\"")),
+    case("config", "port \"abc\" past Juju", RawConfig(&[("port", "\"abc\"")]), Status("blocked", "invalid config option \"port\": \"abc\" is not an integer")),
+    case("config", "image with spaces", Config(&[("image", "\"ghcr.io/x/tmate ssh\"")]), Status("blocked", "invalid config option \"image\": \"ghcr.io/x/tmate ssh\" is not an image reference (character ' ' not allowed)")),
+    case("config", "image that is a docker flag", Config(&[("image", "\"--privileged\"")]), StatusContains("blocked", "invalid config option \"image\": \"--privileged\" is not an image reference")),
+    case("config", "image with a shell substitution", Config(&[("image", "\"x:$(id)\"")]), Status("blocked", "invalid config option \"image\": \"x:$(id)\" is not an image reference (character '$' not allowed)")),
+    case("config", "image in capitals", Config(&[("image", "\"Ghcr.io/Canonical/Tmate\"")]), StatusContains("blocked", "invalid config option \"image\": \"Ghcr.io/Canonical/Tmate\" is not an image reference")),
+    case("config", "external-address a DNS name", Config(&[("external-address", "\"tmate.example.com\"")]), Status("blocked", "invalid config option \"external-address\": \"tmate.example.com\" is not an IPv4 or IPv6 address")),
+    case("config", "external-address with a command", Config(&[("external-address", "\"10.0.0.9; reboot\"")]), Status("blocked", "invalid config option \"external-address\": \"10.0.0.9; reboot\" is not an IPv4 or IPv6 address")),
+    case("config", "unknown option", Config(&[("ports", "22")]), JujuRefuses("config option \"ports\" is not in config.yaml")),
     // ----- action: get-server-config parameters ------------------------------------------
-    case(
-        "action",
-        "undeclared parameter (Juju checks)",
-        Action(&[("format", "\"yaml\"")], false),
-        JujuRefuses("action \"get-server-config\" has no parameter \"format\""),
-    ),
-    case(
-        "action",
-        "undeclared parameters past Juju",
-        Action(
-            &[("format", "\"yaml\""), ("host", "\"$(id)\""), ("port", "0")],
-            true,
-        ),
-        ActionCompletes,
-    ),
-    case(
-        "action",
-        "nested and huge parameters past Juju",
-        Action(
-            &[("x", "{\"a\": [1, 2, {\"b\": null}]}"), ("blob", HUGE_JSON)],
-            true,
-        ),
-        ActionCompletes,
-    ),
-    case(
-        "action",
-        "with a bad port configured",
-        Action(&[], false),
-        ActionFails("invalid config option \"port\": 0 is not a TCP port (1-65535)"),
-    ),
+    case("action", "undeclared parameter (Juju checks)", Action(&[("format", "\"yaml\"")], false), JujuRefuses("action \"get-server-config\" has no parameter \"format\"")),
+    case("action", "undeclared parameters past Juju", Action(&[("format", "\"yaml\""), ("host", "\"$(id)\""), ("port", "0")], true), ActionCompletes),
+    case("action", "nested and huge parameters past Juju", Action(&[("x", "{\"a\": [1, 2, {\"b\": null}]}"), ("blob", HUGE_JSON)], true), ActionCompletes),
+    case("action", "with a bad port configured", Action(&[], false), ActionFails("invalid config option \"port\": 0 is not a TCP port (1-65535)")),
 ];
 
 /// The status while Juju gives no usable address.
