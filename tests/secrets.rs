@@ -8,7 +8,7 @@
 //!   values derived independently of it (a hand-written OpenSSH parser for Ed25519, `openssl
 //!   rsa -text` and `python3` for RSA), and to stay quiet on the public parts;
 //! - a planted leak through every channel a charm has (juju-log, status, relation data,
-//!   action results and failure, charm state, stdout, stderr, the unit file) fails the
+//!   action results and failure, charm state, stdout, stderr, the unit file, daemon.json) fails the
 //!   simulator's driver, and public data through the same channels does not;
 //! - the real charm goes through every kind of event with fresh and adopted (Python charm)
 //!   keys, with the scanner provably armed.
@@ -408,19 +408,23 @@ case "$JUJU_DISPATCH_PATH:$channel" in
   hooks/install:unit-file)
     mkdir -p "$TMATE_CHARM_ROOT/etc/systemd/system"
     cat "$TMATE_CHARM_ROOT/leak" > "$TMATE_CHARM_ROOT/etc/systemd/system/tmate-ssh-server.service" ;;
+  hooks/install:daemon-json)
+    mkdir -p "$TMATE_CHARM_ROOT/etc/docker"
+    printf '{"proxies": {"http-proxy": "%s"}}' "$leak" > "$TMATE_CHARM_ROOT/etc/docker/daemon.json" ;;
   hooks/debug-ssh-relation-created:relation) relation-set -r "$JUJU_RELATION_ID" "note=$leak" ;;
   actions/get-server-config:action) action-set "tmate-config=$leak" ;;
   actions/get-server-config:action-fail) action-fail -- "$leak" ;;
 esac
 "#;
 
-const CHANNELS: [&str; 9] = [
+const CHANNELS: [&str; 10] = [
     "juju-log",
     "status",
     "state",
     "stdout",
     "stderr",
     "unit-file",
+    "daemon-json",
     "relation",
     "action",
     "action-fail",
