@@ -17,6 +17,8 @@ mod charm_packaging;
 mod tmate_client;
 // The fuzz targets' properties over the committed seeds.
 mod fuzz_seeds;
+// Fault injection: SIGKILL, disk full, read-only, hostile files, concurrency, tool failures.
+mod faults;
 // Private key material never leaves the unit: the simulator's scanner, planted leaks.
 mod secrets;
 // The charm's systemd unit under systemd-analyze: verify, exposure, per-directive ablation.

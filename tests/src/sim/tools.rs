@@ -135,7 +135,8 @@ pub fn run(
         });
     }
     let result = file.update(|st| {
-        injected_fault(st, name, args).unwrap_or_else(|| run_hook_tool(st, name, args, stdin))
+        injected_fault(st, name, args)
+            .unwrap_or_else(|| run_hook_tool(st, name, args, stdin, exec_context(env)))
     });
     result.unwrap_or_else(|e| ToolOutcome {
         code: 2,
@@ -144,11 +145,25 @@ pub fn run(
     })
 }
 
+/// Marker in the `JUJU_CONTEXT_ID` of a `juju exec`-style run ([`Sim::exec_environment`]).
+///
+/// [`Sim::exec_environment`]: super::Sim::exec_environment
+pub(crate) const EXEC_CONTEXT_MARKER: &str = "-exec-";
+
+/// The `JUJU_DISPATCH_PATH` of a `juju exec`-style run calling a tool: such a run has a
+/// context of its own (tools called from it are attributed to it, never "outside a hook").
+fn exec_context(env: &BTreeMap<String, String>) -> Option<String> {
+    env.get("JUJU_CONTEXT_ID")
+        .filter(|id| id.contains(EXEC_CONTEXT_MARKER))
+        .and_then(|_| env.get("JUJU_DISPATCH_PATH").cloned())
+}
+
 fn run_hook_tool(
     st: &mut ModelState,
     name: &str,
     args: &[String],
     stdin: &mut dyn Read,
+    exec: Option<String>,
 ) -> ToolOutcome {
     let mut ctx = Ctx {
         out: Vec::new(),
@@ -156,12 +171,11 @@ fn run_hook_tool(
         stdin,
         stdin_used: None,
     };
-    let hook = st
-        .hook
-        .as_ref()
-        .map(|h| h.dispatch_path.clone())
+    let hook = exec
+        .clone()
+        .or_else(|| st.hook.as_ref().map(|h| h.dispatch_path.clone()))
         .unwrap_or_default();
-    if st.hook.is_none() {
+    if st.hook.is_none() && exec.is_none() {
         st.findings.push(format!(
             "{name} called outside a hook (no JUJU_CONTEXT_ID context)"
         ));
@@ -1330,7 +1344,7 @@ mod tests {
     fn call(st: &mut ModelState, tool: &str, args: &[&str], stdin: &str) -> (i32, String, String) {
         let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
         let mut input = stdin.as_bytes();
-        let out = run_hook_tool(st, tool, &args, &mut input);
+        let out = run_hook_tool(st, tool, &args, &mut input, None);
         (
             out.code,
             String::from_utf8(out.stdout).unwrap(),

@@ -247,6 +247,8 @@ impl Sim {
 
     /// The environment a hook runs with: what [`Sim`] would give `hook` (e.g.
     /// `hooks/update-status`) now, for running `dispatch` by hand the way `juju exec` does.
+    /// Such a run has a context of its own: its hook tool calls are recorded with `hook` as
+    /// their hook and take effect at once (nothing is rolled back for it).
     ///
     /// # Errors
     ///
@@ -256,7 +258,7 @@ impl Sim {
         let name = hook.rsplit('/').next().unwrap_or(hook).to_owned();
         let context = HookContext {
             dispatch_path: hook.to_owned(),
-            context_id: format!("{}-exec-{name}", st.unit),
+            context_id: format!("{}{}{name}", st.unit, tools::EXEC_CONTEXT_MARKER),
             ..Default::default()
         };
         Ok(self.environment(&st, &context, hook, &name, &Event::Hook(name.clone()), None))
