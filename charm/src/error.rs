@@ -81,7 +81,9 @@ impl Error {
         let (kind, message) = match self {
             Error::Config(e) => (StatusKind::Blocked, e.to_string()),
             Error::Proxy(e) => (StatusKind::Blocked, e.to_string()),
-            Error::DaemonJson(_) | Error::HostKeys(_) => (StatusKind::Blocked, self.to_string()),
+            Error::DaemonJson(_) => (StatusKind::Blocked, self.to_string()),
+            // With its cause: "...: failed to create: Read-only file system (os error 30)".
+            Error::HostKeys(_) => (StatusKind::Blocked, chain(self)),
             Error::Apt(e) => {
                 let why = match e {
                     CommandError::Failed {

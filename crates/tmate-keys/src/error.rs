@@ -128,6 +128,27 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// The keys directory or a key file in it belongs to another user, who could read or
+    /// replace the keys; it is left alone.
+    #[error("{}: owned by uid {owner}, not by the user running this (uid {euid}), refusing it", .path.display())]
+    ForeignOwner {
+        /// The file or directory.
+        path: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// The effective user id of this process.
+        euid: u32,
+    },
+
+    /// The keys directory can be written by other users, who could replace the keys.
+    #[error("{}: writable by other users (mode {mode:04o}), refusing it", .path.display())]
+    WritableByOthers {
+        /// The directory.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+
     /// The keys path exists but is not a directory.
     #[error("{}: not a directory", .path.display())]
     NotADirectory {

@@ -23,6 +23,8 @@ pub const PRIVATE_KEY_MODE: u32 = 0o600;
 pub const PUBLIC_KEY_MODE: u32 = 0o644;
 /// Permission bits that make a private key readable or writable by others than its owner.
 const LOOSE_BITS: u32 = 0o077;
+/// Permission bits that let others than its owner add, remove or replace files in a directory.
+const OTHERS_WRITE_BITS: u32 = 0o022;
 /// Mask of the permission bits reported in [`Repair::TightenedMode`].
 const MODE_MASK: u32 = 0o7777;
 /// Largest key file read; real ones are under 4 KiB (RSA-4096 private key: about 3.4 KiB).
@@ -221,9 +223,15 @@ impl HostKeys {
     /// finishes the job with the keys that survived. Concurrent calls on the same directory
     /// are serialized with a lock on the directory.
     ///
+    /// The directory and every key file must belong to the user running this: a key another
+    /// user could read or replace is refused, as is a directory others can write to or a
+    /// symlink (never followed).
+    ///
     /// # Errors
-    /// [`Error::NotADirectory`] if the path is not a directory; for a key file:
-    /// [`Error::Symlink`], [`Error::NotAFile`], [`Error::TooLarge`], [`Error::NotText`],
+    /// [`Error::NotADirectory`] if the path is not a directory; [`Error::ForeignOwner`] for a
+    /// directory or key file of another user; [`Error::WritableByOthers`] for a directory
+    /// others can write to; for the directory or a key file: [`Error::Symlink`]; for a key
+    /// file: [`Error::NotAFile`], [`Error::TooLarge`], [`Error::NotText`],
     /// [`Error::NotPrivateKey`], [`Error::EncryptedPrivateKey`],
     /// [`Error::UnsupportedKeyType`], [`Error::WrongKeyKind`], [`Error::PublicKey`] (unreadable
     /// `.pub`), [`Error::Mismatch`] (`.pub` of another key), [`Error::OrphanPublicKey`] (a
@@ -383,13 +391,13 @@ impl HostKeys {
     /// # Errors
     /// As [`HostKeys::ensure`], for files in either directory.
     pub fn adopt_from(&self, other: &HostKeys) -> Result<Vec<KeyKind>> {
-        if !other.check_dir()? {
+        if !other.source_dir_exists()? {
             return Ok(Vec::new());
         }
         let wanted = self.missing()?;
         let mut sources = Vec::new();
         for kind in wanted {
-            let state = other.inspect(kind)?;
+            let state = other.inspect_as(kind, Trust::Source)?;
             if state.private.is_some() {
                 sources.push(state);
             }
@@ -426,9 +434,38 @@ impl HostKeys {
         Ok(adopted)
     }
 
-    /// `Ok(true)` if the directory exists, `Ok(false)` if absent, an error if it is not a
-    /// directory.
+    /// `Ok(true)` if the keys directory exists and is safe to keep keys in, `Ok(false)` if
+    /// absent; an error if it is a symlink (never followed), not a directory, owned by another
+    /// user or writable by others (who could replace the keys).
     fn check_dir(&self) -> Result<bool> {
+        let meta = match fs::symlink_metadata(&self.dir) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(Error::io(&self.dir, "inspect", e)),
+        };
+        if meta.file_type().is_symlink() {
+            return Err(Error::Symlink {
+                path: self.dir.clone(),
+            });
+        }
+        if !meta.is_dir() {
+            return Err(Error::NotADirectory {
+                path: self.dir.clone(),
+            });
+        }
+        check_owner(&self.dir, &meta)?;
+        if meta.mode() & OTHERS_WRITE_BITS != 0 {
+            return Err(Error::WritableByOthers {
+                path: self.dir.clone(),
+                mode: meta.mode() & MODE_MASK,
+            });
+        }
+        Ok(true)
+    }
+
+    /// Like [`HostKeys::check_dir`] for a directory keys are only copied from (the Python
+    /// charm's, which it gave to the `ubuntu` user): it must be a directory, any owner.
+    fn source_dir_exists(&self) -> Result<bool> {
         match fs::metadata(&self.dir) {
             Ok(meta) if meta.is_dir() => Ok(true),
             Ok(_) => Err(Error::NotADirectory {
@@ -464,15 +501,15 @@ impl HostKeys {
     fn inspect_all(&self) -> Result<Vec<KindState>> {
         KeyKind::ALL
             .iter()
-            .map(|&kind| self.inspect(kind))
+            .map(|&kind| self.inspect_as(kind, Trust::Home))
             .collect()
     }
 
     /// Reads and checks both files of `kind` (read-only).
-    fn inspect(&self, kind: KeyKind) -> Result<KindState> {
+    fn inspect_as(&self, kind: KeyKind, trust: Trust) -> Result<KindState> {
         let private_path = self.private_key_path(kind);
         let public_path = self.public_key_path(kind);
-        let private = match read_key_file(&private_path)? {
+        let private = match read_key_file(&private_path, trust)? {
             None => None,
             Some((bytes, mode)) => {
                 let text = std::str::from_utf8(&bytes).map_err(|_| Error::NotText {
@@ -489,7 +526,7 @@ impl HostKeys {
                 Some((bytes, key, mode))
             }
         };
-        let public = match read_key_file(&public_path)? {
+        let public = match read_key_file(&public_path, trust)? {
             None => None,
             Some((bytes, _)) => {
                 let text = String::from_utf8(bytes.to_vec()).map_err(|_| Error::NotText {
@@ -557,8 +594,31 @@ fn open_nofollow(path: &Path) -> Result<File> {
         })
 }
 
+/// Which checks a key file gets beyond being a regular file, never a symlink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trust {
+    /// The keys directory this [`HostKeys`] keeps: files must belong to the user running us.
+    Home,
+    /// A directory keys are only copied from: any owner (the copy is ours).
+    Source,
+}
+
+/// An error unless `meta` (of `path`) belongs to the effective user running this process.
+fn check_owner(path: &Path, meta: &fs::Metadata) -> Result<()> {
+    let euid = nix::unistd::geteuid().as_raw();
+    if meta.uid() == euid {
+        Ok(())
+    } else {
+        Err(Error::ForeignOwner {
+            path: path.to_owned(),
+            owner: meta.uid(),
+            euid,
+        })
+    }
+}
+
 /// Reads a key file into a zeroizing buffer with its permission bits, or `None` if absent.
-fn read_key_file(path: &Path) -> Result<Option<(Zeroizing<Vec<u8>>, u32)>> {
+fn read_key_file(path: &Path, trust: Trust) -> Result<Option<(Zeroizing<Vec<u8>>, u32)>> {
     let meta = match fs::symlink_metadata(path) {
         Ok(meta) => meta,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -580,6 +640,9 @@ fn read_key_file(path: &Path) -> Result<Option<(Zeroizing<Vec<u8>>, u32)>> {
         return Err(Error::NotAFile {
             path: path.to_owned(),
         });
+    }
+    if trust == Trust::Home {
+        check_owner(path, &meta)?;
     }
     if meta.len() > MAX_KEY_FILE_LEN {
         return Err(Error::TooLarge {
@@ -1023,6 +1086,106 @@ mod tests {
             &keys,
             &format!("{}: is a symlink, refusing to follow it", private.display()),
         );
+    }
+
+    #[test]
+    fn symlinked_keys_directory_is_refused_and_not_followed() {
+        let (tmp, elsewhere, _) = ensured(24);
+        fs::set_permissions(
+            elsewhere.private_key_path(KeyKind::Rsa),
+            Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        let before = snapshot(elsewhere.dir());
+        let link = tmp.path().join("link");
+        symlink(elsewhere.dir(), &link).unwrap();
+        let keys = HostKeys::new(&link);
+        let refused = format!("{}: is a symlink, refusing to follow it", link.display());
+        assert_refused(&keys, &refused);
+        assert_eq!(keys.load().unwrap_err().to_string(), refused);
+        assert_eq!(keys.missing().unwrap_err().to_string(), refused);
+        assert_eq!(snapshot(elsewhere.dir()), before, "the target was touched");
+        // A dangling link is not created through either.
+        let dangling = tmp.path().join("dangling");
+        symlink(tmp.path().join("nowhere"), &dangling).unwrap();
+        assert!(
+            HostKeys::new(&dangling)
+                .ensure(&opts(), &mut TestRng(25))
+                .is_err()
+        );
+        assert!(!tmp.path().join("nowhere").exists());
+    }
+
+    #[test]
+    fn keys_directory_others_can_write_is_refused() {
+        let (_tmp, keys, _) = ensured(26);
+        fs::set_permissions(keys.dir(), Permissions::from_mode(0o777)).unwrap();
+        let before = snapshot(keys.dir());
+        assert_refused(
+            &keys,
+            &format!(
+                "{}: writable by other users (mode 0777), refusing it",
+                keys.dir().display()
+            ),
+        );
+        assert_eq!(snapshot(keys.dir()), before);
+        // Readable by others is fine (the private keys themselves are 0600).
+        fs::set_permissions(keys.dir(), Permissions::from_mode(0o755)).unwrap();
+        keys.ensure(&opts(), &mut TestRng(27)).unwrap();
+    }
+
+    #[test]
+    fn key_files_and_directories_of_other_users_are_refused() {
+        let euid = nix::unistd::geteuid().as_raw();
+        if euid == 0 {
+            let (_tmp, keys, _) = ensured(28);
+            let private = keys.private_key_path(KeyKind::Ed25519);
+            std::os::unix::fs::chown(&private, Some(65534), None).unwrap();
+            assert_refused(
+                &keys,
+                &format!(
+                    "{}: owned by uid 65534, not by the user running this (uid 0), refusing it",
+                    private.display()
+                ),
+            );
+            std::os::unix::fs::chown(&private, Some(0), None).unwrap();
+            std::os::unix::fs::chown(keys.dir(), Some(65534), None).unwrap();
+            assert_refused(
+                &keys,
+                &format!(
+                    "{}: owned by uid 65534, not by the user running this (uid 0), refusing it",
+                    keys.dir().display()
+                ),
+            );
+        } else {
+            // Without root, a directory of root's stands in for another user's.
+            let root_owned = HostKeys::new("/");
+            let err = root_owned.ensure(&opts(), &mut TestRng(29)).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "/: owned by uid 0, not by the user running this (uid {euid}), refusing it"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn adopt_takes_keys_from_a_directory_of_another_user() {
+        // The Python charm gave /home/ubuntu (keys included) to the ubuntu user.
+        let (_old_tmp, old, old_report) = ensured(30);
+        if nix::unistd::geteuid().is_root() {
+            std::os::unix::fs::chown(old.dir(), Some(1000), Some(1000)).unwrap();
+            for kind in KeyKind::ALL {
+                std::os::unix::fs::chown(old.private_key_path(kind), Some(1000), None).unwrap();
+            }
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let keys = HostKeys::new(tmp.path().join("new"));
+        assert_eq!(keys.adopt_from(&old).unwrap(), KeyKind::ALL.to_vec());
+        let loaded = keys.load().unwrap();
+        assert_eq!(loaded.rsa.sha256, old_report.keys.rsa.sha256);
+        assert_eq!(loaded.ed25519.sha256, old_report.keys.ed25519.sha256);
     }
 
     #[test]
