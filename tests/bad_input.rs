@@ -19,7 +19,8 @@
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
-    reason = "test helpers panic on setup failure"
+    clippy::print_stdout,
+    reason = "test helpers panic on setup failure; the summary line per boundary is the report"
 )]
 
 use std::collections::BTreeMap;
