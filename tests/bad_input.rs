@@ -30,7 +30,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
-use tmate_tests::keys_support::{DirSnapshot, ED25519_KEY, RSA_KEY, keygen, require_tool};
+use tmate_tests::keys_support::{
+    DirSnapshot, ED25519_KEY, RSA_KEY, keygen, keygen_cmd, require_tool,
+};
 use tmate_tests::sim::consumer::DebugSshEntry;
 use tmate_tests::sim::{
     Error, NetworkInfo, ProxySettings, ROOT_ENV, STATE_ENV, Sim, packed_charm_path,
@@ -484,24 +486,21 @@ fn tmate_conf() {
         };
         let tmp = tempfile::tempdir().unwrap();
         let file = tmp.path().join("tmate.conf");
-        let out = match c.input {
-            ConfCheck(content) => {
-                std::fs::write(&file, content).unwrap();
-                keygen(["conf".as_ref(), "check".as_ref(), file.as_os_str()])
-            }
-            ConfApply(content) => {
-                std::fs::write(&file, content).unwrap();
-                keygen([
-                    "conf".as_ref(),
-                    "apply".as_ref(),
-                    file.as_os_str(),
-                    "--port".as_ref(),
-                    std::ffi::OsStr::new("2222"),
-                ])
-            }
+        let (content, command, options): (&[u8], &str, &[&str]) = match c.input {
+            ConfCheck(content) => (content, "check", &[]),
+            ConfApply(content) => (content, "apply", &["--port", "2222"]),
             _ => return Err("not a tmate.conf case".into()),
         };
+        std::fs::write(&file, content).unwrap();
+        // Taken after the file is written and before the command runs, so a command that
+        // rewrites or removes the file (`conf apply` on a broken file) fails the check.
         let before = DirSnapshot::take(tmp.path());
+        let out = keygen_cmd(["conf", command])
+            .arg(&file)
+            .args(options)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
         // `conf check` reports problems on stderr, one per line, exit 1.
         check_stderr(&out, want, &file, &file)?;
         if DirSnapshot::take(tmp.path()) != before {
