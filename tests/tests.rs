@@ -25,3 +25,5 @@ mod secrets;
 mod hardening;
 // Bad input at every boundary: one auditable table, a summary line per boundary.
 mod bad_input;
+// The README's headline figures against the benchmark report.
+mod docs;

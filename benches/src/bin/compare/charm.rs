@@ -19,13 +19,26 @@ use tmate_tests::sim::{
 
 use crate::{BoxError, cargo, workspace_root};
 
-/// The Python charm's run-time dependencies (the original charm's `requirements.txt`).
-const PYTHON_DEPS: &[&str] = &["ops", "pydantic", "jinja2"];
+/// The Python charm's run-time dependencies (the original charm's `requirements.txt`), pinned
+/// so a rerun measures the same code: name and version.
+const PYTHON_DEPS: &[(&str, &str)] = &[
+    ("ops", "3.9.0"),
+    ("pydantic", "2.14.4"),
+    ("jinja2", "3.1.6"),
+];
+
+/// The pip requirement specifiers of [`PYTHON_DEPS`] (`ops==3.9.0`, ...).
+fn python_requirements() -> Vec<String> {
+    PYTHON_DEPS
+        .iter()
+        .map(|(name, version)| format!("{name}=={version}"))
+        .collect()
+}
 /// Budgets from the project's performance issue, relative to the Python charm.
 const CPU_BUDGET_FRACTION: f64 = 1.0 / 50.0;
 /// Peak RSS budget of one `update-status`, KiB.
 const RSS_BUDGET_KIB: u64 = 5 * 1024;
-/// Hook-tool calls allowed in one `update-status` on a converged unit (CHARM_CONTRACT.md).
+/// Hook-tool calls allowed in one `update-status` on a converged unit (the charm issue's budget).
 const TOOL_CALL_BUDGET: usize = 3;
 /// The files a charm directory shares with ours (the Python charm gets the same metadata).
 const METADATA_FILES: &[&str] = &["metadata.yaml", "config.yaml", "actions.yaml"];
@@ -349,7 +362,9 @@ fn python_sim(
 /// Installs the Python dependencies into `dir` as a charm's `venv/` holds them (once).
 fn python_deps(dir: &Path) -> Result<(), BoxError> {
     let marker = dir.join(".bench-complete");
-    if marker.is_file() {
+    let requirements = python_requirements().join("\n");
+    // Installed before with the same pins: reuse it.
+    if fs::read_to_string(&marker).is_ok_and(|text| text == requirements) {
         return Ok(());
     }
     if dir.exists() {
@@ -358,7 +373,7 @@ fn python_deps(dir: &Path) -> Result<(), BoxError> {
     eprintln!(
         "compare: pip install --target {} {}",
         dir.display(),
-        PYTHON_DEPS.join(" ")
+        python_requirements().join(" ")
     );
     let status = Command::new("python3")
         .args([
@@ -372,13 +387,17 @@ fn python_deps(dir: &Path) -> Result<(), BoxError> {
         ])
         .env("PIP_ROOT_USER_ACTION", "ignore")
         .arg(dir)
-        .args(PYTHON_DEPS)
+        .args(python_requirements())
         .status()
         .map_err(|e| format!("python3 -m pip: {e} (install python3 and pip)"))?;
     if !status.success() {
-        return Err(format!("pip install {} failed ({status})", PYTHON_DEPS.join(" ")).into());
+        return Err(format!(
+            "pip install {} failed ({status})",
+            python_requirements().join(" ")
+        )
+        .into());
     }
-    fs::write(marker, PYTHON_DEPS.join("\n"))?;
+    fs::write(marker, requirements)?;
     Ok(())
 }
 
@@ -859,7 +878,7 @@ pub(crate) fn section(
          installed with `python3 -m pip install --target DIR`, as a charm's `venv/` holds \
          them, measured unpacked (sum of file sizes) and zipped with deflate; the charm's own \
          code and a Python interpreter (needed on the machine) are not counted.\n",
-        PYTHON_DEPS.join(", ")
+        python_requirements().join(", ")
     )?;
     let mut table = Table::new(["what", "files", "size", "zipped"]);
     table.row([
@@ -873,7 +892,7 @@ pub(crate) fn section(
             "Python deps: {}",
             PYTHON_DEPS
                 .iter()
-                .map(|d| format!("{d} {}", dist_version(&deps, d)))
+                .map(|(name, _)| format!("{name} {}", dist_version(&deps, name)))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),

@@ -93,6 +93,21 @@ fn main() {
     }
 }
 
+/// The commit the benchmarked binaries were built from (`git describe --always --dirty`), so a
+/// report can be traced to its source; `unknown` outside a git checkout.
+fn source_revision(root: &std::path::Path) -> String {
+    std::process::Command::new("git")
+        .args(["describe", "--always", "--dirty", "--abbrev=12"])
+        .current_dir(root)
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .map(|text| text.trim().to_owned())
+        .filter(|text| !text.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
 fn run() -> Result<(), BoxError> {
     let opts = parse_args()?;
     let root = workspace_root();
@@ -125,6 +140,7 @@ fn run() -> Result<(), BoxError> {
         opts.runs, opts.fingerprint_runs, opts.hook_runs
     )?;
     writeln!(report, "- date: {date}")?;
+    writeln!(report, "- commit: {}", source_revision(&root))?;
     writeln!(
         report,
         "- machine: {} CPUs (`nproc`), {}",
