@@ -539,13 +539,19 @@ fn upgrade_from_python_charm_keeps_fingerprints_and_removes_legacy_containers() 
     assert_eq!(names, ["unrelated", "tmate-ssh-server"]);
 }
 
-/// apt failing is transient for this charm: the hook ends with a `waiting` status naming the
-/// failure (exit 0, so Juju does not block the unit), commits nothing else, and the next
-/// `update-status` finishes the install.
+/// apt failing fails the hook (issue 4: "apt failure -> non-zero exit, nothing committed, the
+/// retry succeeds"): the chain naming the apt-get command goes to `juju-log`, Juju shows the
+/// unit in error and retries the hook, and until then nothing transactional is committed:
+/// no port, no relation data, no charm state, and no unit file either.
 #[test]
-fn apt_failure_waits_commits_nothing_and_update_status_retries() {
+fn apt_failure_fails_the_hook_commits_nothing_and_the_retry_succeeds() {
     let mut sim = unit();
-    // apt keeps failing for the whole deploy (every hook retries the install).
+    // A unit added to an application that is already related: the relation is there at install.
+    let id = sim
+        .add_existing_relation("debug-ssh", "github-runner", &["github-runner/0"], &[])
+        .unwrap();
+    let bag_before = sim.state().unwrap().relations[&id].local_unit_data.clone();
+    // The mirror is down until the test says otherwise.
     sim.fail_host_command(
         &["apt-get", "install"],
         100,
@@ -554,35 +560,64 @@ fn apt_failure_waits_commits_nothing_and_update_status_retries() {
     )
     .unwrap();
     let runs = sim.deploy().unwrap();
-    assert!(runs.iter().all(|r| r.succeeded()));
+    assert_eq!(runs.len(), 1, "the failed install stops the queue");
     let install = &runs[0];
+    assert_eq!(install.exit, Some(1), "{}", install.stderr);
     assert!(
         install
             .host_calls
             .iter()
-            .any(|c| c.argv[..2] == ["apt-get", "install"] && c.exit == 100)
+            .any(|c| c.argv[..2] == ["apt-get", "install"] && c.exit == 100),
+        "{:?}",
+        install.host_calls
+    );
+    assert_eq!(
+        sim.display_status().unwrap(),
+        Status::new("error", "hook failed: \"install\"")
     );
     let st = sim.state().unwrap();
+    assert_eq!(
+        st.unit_status,
+        Status::new("maintenance", "installing docker.io"),
+        "the workload status says what was being done"
+    );
+    assert!(
+        st.logs.iter().any(|l| l.level == "ERROR"
+            && l.message
+                == "failed to install docker.io: command `apt-get install -y --no-install-recommends docker.io` exited with status 100: E: Unable to locate package docker.io"),
+        "the chain is logged through juju-log: {:?}",
+        st.logs
+    );
     assert!(!st.host.packages.contains("docker.io"));
     assert!(st.opened_ports.is_empty(), "{:?}", st.opened_ports);
+    assert_eq!(
+        st.relations[&id].local_unit_data, bag_before,
+        "no relation data"
+    );
+    assert!(st.charm_state.is_empty(), "{:?}", st.charm_state);
     assert!(!sim.root().join(UNIT_FILE).exists());
-    assert!(
-        st.charm_state.values().all(|v| v == "null"),
-        "nothing applied: {:?}",
-        st.charm_state
-    );
-    assert!(
-        st.status_history
-            .iter()
-            .any(|s| s.status.status == "waiting"
-                && s.status.message.contains("exited with status 100")),
-        "{:?}",
-        st.status_history
-    );
-    // The mirror is back.
+
+    // The mirror is back; Juju retries the failed hook (as `juju resolve` does).
     sim.arrange(|st| st.host.faults.clear()).unwrap();
-    sim.update_status().unwrap();
+    let runs = sim.resolve().unwrap();
+    assert!(runs.iter().all(|r| r.succeeded()), "{:#?}", runs.last());
+    assert_eq!(
+        runs.len(),
+        4,
+        "install retried, then the rest of the deploy"
+    );
+    assert!(
+        runs[0]
+            .host_calls
+            .iter()
+            .any(|c| c.argv[..2] == ["apt-get", "install"] && c.exit == 0)
+    );
     assert_serves(&sim, ADDRESS, 10022);
+    let entry = sim
+        .published(id)
+        .unwrap()
+        .expect("published after the retry");
+    assert_eq!(entry.host.to_string(), ADDRESS);
 }
 
 /// An unexpected host failure fails the hook (non-zero exit, logged through `juju-log`),

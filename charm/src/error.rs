@@ -32,7 +32,9 @@ pub(crate) enum Error {
     /// A host key file is unsound; nothing was overwritten (operator-fixable).
     #[error("host key problem: {0}")]
     HostKeys(#[source] BoxError),
-    /// Installing the Docker engine failed (transient: a mirror, the network).
+    /// Installing the Docker engine failed (a mirror, the network, a deadline). Unexpected:
+    /// the hook fails and Juju retries it with backoff; the source names the apt-get command
+    /// and its exit status or deadline.
     #[error("failed to install {DOCKER_PACKAGE}")]
     Apt(#[source] CommandError),
     /// A hook tool failed.
@@ -75,8 +77,10 @@ impl Error {
     /// The status this error puts the unit in, or `None` for an unexpected error (logged with
     /// its chain; `dispatch` exits non-zero and Juju retries the hook).
     ///
-    /// This is the one place errors map to statuses: `blocked` when the operator must act,
-    /// `waiting` when time (the next `update-status`) will fix it.
+    /// This is the one place errors map to statuses: `blocked` when the operator must act;
+    /// everything else (a failing hook tool or host command, apt included) fails the hook so
+    /// that Juju retries it. (`waiting` for "no address yet" is not an error: see
+    /// `reconcile`.)
     pub(crate) fn status(&self) -> Option<Status> {
         let (kind, message) = match self {
             Error::Config(e) => (StatusKind::Blocked, e.to_string()),
@@ -84,23 +88,10 @@ impl Error {
             Error::DaemonJson(_) => (StatusKind::Blocked, self.to_string()),
             // With its cause: "...: failed to create: Read-only file system (os error 30)".
             Error::HostKeys(_) => (StatusKind::Blocked, chain(self)),
-            Error::Apt(e) => {
-                let why = match e {
-                    CommandError::Failed {
-                        code: Some(code), ..
-                    } => format!("apt-get exited with status {code}"),
-                    CommandError::Failed { code: None, .. } => "apt-get was killed".to_owned(),
-                    CommandError::Timeout { .. } => "apt-get timed out".to_owned(),
-                    CommandError::Spawn { .. } => "apt-get could not run".to_owned(),
-                };
-                (
-                    StatusKind::Waiting,
-                    format!(
-                        "failed to install {DOCKER_PACKAGE} ({why}), retrying on update-status"
-                    ),
-                )
-            }
-            Error::Env(_)
+            // apt failing fails the hook: Juju shows the unit in error and retries the hook
+            // itself (with backoff), and nothing transactional is committed meanwhile.
+            Error::Apt(_)
+            | Error::Env(_)
             | Error::HookTool(_)
             | Error::Command(_)
             | Error::Io { .. }
@@ -171,23 +162,32 @@ mod tests {
     }
 
     #[test]
-    fn apt_failure_waits_and_retries() {
+    fn apt_failure_fails_the_hook_and_names_the_command() {
         let err = Error::Apt(CommandError::Failed {
             argv: Argv(vec!["apt-get".into(), "update".into()]),
             code: Some(100),
             stdout: String::new(),
             stderr: "E: could not resolve".into(),
         });
-        assert_eq!(
-            err.status(),
-            Some(Status::new(
-                StatusKind::Waiting,
-                "failed to install docker.io (apt-get exited with status 100), retrying on update-status"
-            ))
-        );
+        assert_eq!(err.status(), None, "logged, and the hook fails");
         assert_eq!(
             chain(&err),
             "failed to install docker.io: command `apt-get update` exited with status 100: E: could not resolve"
+        );
+        let err = Error::Apt(CommandError::Timeout {
+            argv: Argv(vec![
+                "apt-get".into(),
+                "install".into(),
+                "-y".into(),
+                "--no-install-recommends".into(),
+                "docker.io".into(),
+            ]),
+            timeout: std::time::Duration::from_secs(300),
+        });
+        assert_eq!(err.status(), None);
+        assert_eq!(
+            chain(&err),
+            "failed to install docker.io: command `apt-get install -y --no-install-recommends docker.io` timed out after 300s and was killed"
         );
     }
 

@@ -19,7 +19,7 @@ use crate::process::{Argv, Cmd, CommandError};
 pub(crate) enum StatusKind {
     /// Everything works.
     Active,
-    /// Waiting for something outside the charm (an address, a mirror).
+    /// Waiting for something outside the charm (an address).
     Waiting,
     /// The charm is doing work.
     Maintenance,

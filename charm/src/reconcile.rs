@@ -984,27 +984,36 @@ mod tests {
     }
 
     #[test]
-    fn apt_failure_waits_and_the_next_event_retries() {
+    fn apt_failure_fails_the_hook_commits_nothing_and_the_retry_succeeds() {
         let juju = FakeJuju::with_address("10.0.0.5");
         let host = FakeHost::default();
+        add_relation(&juju, "debug-ssh:1");
         host.machine.borrow_mut().apt_fails = true;
-        run(&juju, &host, Event::Install);
+        let err = dispatch(&ctx(Event::Install), &juju, &host).unwrap_err();
+        assert_eq!(err.status(), None, "an unexpected error: the hook fails");
+        assert_eq!(
+            chain(&err),
+            "failed to install docker.io: command `apt-get update` exited with status 100: E: Could not resolve archive.ubuntu.com"
+        );
         assert_eq!(
             juju.status(),
-            status(
-                StatusKind::Waiting,
-                "failed to install docker.io (apt-get exited with status 100), retrying on update-status"
-            )
+            status(StatusKind::Maintenance, "installing docker.io"),
+            "the last status says what was being done"
         );
-        let logs = juju.model.borrow().logs.clone();
+        assert_eq!(host.changes(), ["apt-get update"]);
+        let calls = juju.calls();
         assert!(
-            logs.iter()
-                .any(|(level, line)| *level == LogLevel::Warning
-                    && line.contains("Could not resolve"))
+            !calls
+                .iter()
+                .any(|c| ["state-set", "open-port", "relation-set"].contains(&c.as_str())),
+            "nothing transactional: {calls:?}"
         );
+
+        // Juju retries the failed hook; the mirror is back.
         host.machine.borrow_mut().apt_fails = false;
-        run(&juju, &host, Event::UpdateStatus);
+        run(&juju, &host, Event::Install);
         assert_eq!(juju.status(), status(StatusKind::Active, ""));
+        assert_eq!(juju.bag("debug-ssh:1")["port"], "10022");
     }
 
     #[test]
