@@ -24,12 +24,12 @@
 //!   `{root}/var/lib/tmate-ssh-server/dispatch.lock`: a second run (a `juju exec` of a hook
 //!   while a hook runs) makes no hook tool call until the first exits, then both exit 0.
 //! - **Failing or hanging tools**: every command has a deadline (hook tools 60 s, `systemctl`
-//!   120 s, `docker`/`dpkg-query` 60 s, `apt-get` 15 min); a hang ends at the deadline, well
-//!   before the simulator's own hook timeout. `network-get` failures ("no address yet") end in
-//!   `waiting` (exit 0, retried by `update-status`, the charm's documented design); any other
-//!   failure, `apt-get` included, fails the hook with nothing committed, and the retry
-//!   converges. The default run caps the deadlines
-//!   at a few seconds through the charm's test knob `TMATE_CHARM_COMMAND_TIMEOUT_CAP`; the long
+//!   120 s, `docker`/`dpkg-query` 60 s, `apt-get update` 2 min, `apt-get install` 5 min); a
+//!   hang ends at the deadline, well before the simulator's own hook timeout. `network-get`
+//!   failures ("no address yet") end in `waiting` (exit 0, retried by `update-status`, the
+//!   charm's documented design); any other failure, `apt-get` included, fails the hook with
+//!   nothing committed, and the retry converges. The default run caps the deadlines at a few
+//!   seconds through the charm's test knob `TMATE_CHARM_COMMAND_TIMEOUT_CAP`; the long
 //!   run also waits for the real 60 s deadlines.
 //!
 //! Needs root (tmpfs and bind mounts in a private mount namespace of the test thread; CI runs

@@ -10,10 +10,11 @@ use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::config::Proxies;
 use crate::error::Error;
-use crate::names::{APT_TIMEOUT, DOCKER_TIMEOUT, SYSTEMCTL_TIMEOUT};
+use crate::names::{APT_INSTALL_TIMEOUT, APT_UPDATE_TIMEOUT, DOCKER_TIMEOUT, SYSTEMCTL_TIMEOUT};
 use crate::process::Cmd;
 
 /// `systemctl` verbs that take a unit and must succeed.
@@ -249,7 +250,11 @@ impl Host for SystemHost {
     }
 
     fn apt_update(&self, proxies: &Proxies) -> Result<(), Error> {
-        apt(["apt-get", "update"].as_slice(), proxies)
+        apt(
+            ["apt-get", "update"].as_slice(),
+            APT_UPDATE_TIMEOUT,
+            proxies,
+        )
     }
 
     fn apt_install(&self, package: &str, proxies: &Proxies) -> Result<(), Error> {
@@ -262,6 +267,7 @@ impl Host for SystemHost {
                 package,
             ]
             .as_slice(),
+            APT_INSTALL_TIMEOUT,
             proxies,
         )
     }
@@ -380,9 +386,8 @@ fn remove_stale_temps(dir: &Path, name: &str) -> Result<(), Error> {
     Ok(())
 }
 
-fn apt(argv: &[&str], proxies: &Proxies) -> Result<(), Error> {
-    let mut cmd =
-        Cmd::new(argv.iter().copied(), APT_TIMEOUT).env("DEBIAN_FRONTEND", "noninteractive");
+fn apt(argv: &[&str], timeout: Duration, proxies: &Proxies) -> Result<(), Error> {
+    let mut cmd = Cmd::new(argv.iter().copied(), timeout).env("DEBIAN_FRONTEND", "noninteractive");
     for (name, value) in proxies.env_vars() {
         cmd = cmd.env(name, value);
     }

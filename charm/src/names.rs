@@ -94,7 +94,18 @@ pub(crate) const HOOK_TOOL_TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) const SYSTEMCTL_TIMEOUT: Duration = Duration::from_secs(120);
 /// Deadline of a `docker` or `dpkg-query` call.
 pub(crate) const DOCKER_TIMEOUT: Duration = Duration::from_secs(60);
-/// Deadline of an `apt-get` call: long, but bounded.
-pub(crate) const APT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// Deadline of `apt-get update` (index files only: small downloads).
+///
+/// With [`APT_INSTALL_TIMEOUT`] it keeps the install hook well under 10 minutes (issue 4: waits
+/// inside a hook are short and bounded). A slow mirror costs a failed hook, not a stuck agent:
+/// Juju retries the hook with backoff, and apt keeps what it fetched (lists in
+/// `/var/lib/apt/lists`, `.deb`s in `/var/cache/apt/archives`, partial files resumed), so each
+/// retry continues where the last one was killed.
+pub(crate) const APT_UPDATE_TIMEOUT: Duration = Duration::from_secs(2 * 60);
+/// Deadline of `apt-get install docker.io` (tens of MB of packages, then unpacking); see
+/// [`APT_UPDATE_TIMEOUT`] for why it is short and why a retry resumes the download.
+pub(crate) const APT_INSTALL_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+// Both apt-get runs together leave room under 10 minutes for everything else in the hook.
+const _: () = assert!(APT_UPDATE_TIMEOUT.as_secs() + APT_INSTALL_TIMEOUT.as_secs() <= 7 * 60);
 /// How long a run waits for another run's lock before giving up (Juju then retries).
 pub(crate) const LOCK_TIMEOUT: Duration = Duration::from_secs(60);
