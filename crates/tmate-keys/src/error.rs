@@ -182,6 +182,20 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// Creating a key file failed at its temporary file: every key file is written to a
+    /// temporary file in the same directory first (`.NAME.tmp.PID`), which is removed again
+    /// on failure, so the message names the key file and its directory.
+    #[error("{}: failed to {action} its temporary file in {}", .path.display(), parent_or_dot(.path).display())]
+    TempFile {
+        /// The key file being created.
+        path: PathBuf,
+        /// What failed: `create`, `set permissions on`, `write` or `sync`.
+        action: &'static str,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+
     /// Key generation failed (never expected with a working RNG).
     #[error("failed to generate {kind} key: {reason}")]
     Generate {
@@ -254,6 +268,13 @@ fn path_prefix(path: Option<&Path>) -> String {
         .unwrap_or_default()
 }
 
+/// The directory `path` is in (`.` for a bare file name).
+fn parent_or_dot(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
 fn path_or_text(path: Option<&Path>) -> String {
     path.map_or_else(|| "private key".to_owned(), |p| p.display().to_string())
 }
@@ -287,6 +308,15 @@ impl Error {
                 found,
             },
             other => other,
+        }
+    }
+
+    /// Builds an [`Error::TempFile`] for the key file `path`.
+    pub(crate) fn temp_file(path: &Path, action: &'static str, source: io::Error) -> Self {
+        Self::TempFile {
+            path: path.to_owned(),
+            action,
+            source,
         }
     }
 

@@ -725,7 +725,7 @@ impl<'a> TempFile<'a> {
             .mode(mode)
             .custom_flags(O_NOFOLLOW)
             .open(&temp)
-            .map_err(|e| Error::io(&temp, "create", e))?;
+            .map_err(|e| Error::temp_file(target, "create", e))?;
         let this = Self {
             temp,
             target,
@@ -734,11 +734,11 @@ impl<'a> TempFile<'a> {
         // The umask may have removed bits from `mode` (e.g. 0644 -> 0600); set it exactly.
         // This only ever widens a public key file: a private key is 0600 from creation.
         file.set_permissions(Permissions::from_mode(mode))
-            .map_err(|e| Error::io(&this.temp, "set permissions on", e))?;
+            .map_err(|e| Error::temp_file(target, "set permissions on", e))?;
         file.write_all(content)
-            .map_err(|e| Error::io(&this.temp, "write", e))?;
+            .map_err(|e| Error::temp_file(target, "write", e))?;
         file.sync_all()
-            .map_err(|e| Error::io(&this.temp, "sync", e))?;
+            .map_err(|e| Error::temp_file(target, "sync", e))?;
         Ok(this)
     }
 
@@ -1364,6 +1364,31 @@ mod tests {
         );
         assert_eq!(fs::read(&target).unwrap(), b"first");
         assert_eq!(snapshot(tmp.path()).len(), 1, "temp file cleaned up");
+    }
+
+    /// The temporary file is gone after a failure, so the error names the key file and the
+    /// directory the temporary file was to be created in.
+    #[test]
+    fn temp_file_errors_name_the_key_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("missing");
+        let target = dir.join(RSA);
+        let Err(err) = TempFile::create(&target, b"key", PRIVATE_KEY_MODE) else {
+            panic!("created a file in a missing directory");
+        };
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: failed to create its temporary file in {}",
+                target.display(),
+                dir.display()
+            )
+        );
+        let source = std::error::Error::source(&err)
+            .and_then(|s| s.downcast_ref::<io::Error>())
+            .unwrap();
+        assert_eq!(source.kind(), io::ErrorKind::NotFound);
+        assert!(!tmp.path().join("missing").exists());
     }
 
     #[test]
