@@ -9,9 +9,11 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::fd::AsFd as _;
 use std::path::{Path, PathBuf};
 
 use tmate_keys::{HashAlg, HostKey, PUB_SUFFIX, PublicKeyLine};
+use zeroize::Zeroizing;
 
 use crate::cli::{FingerprintArgs, Input, STDIN_NAME};
 use crate::error::{Error, Result};
@@ -22,7 +24,10 @@ const NO_COMMENT: &str = "no comment";
 /// file, as in `ssh-keygen -l`.
 const PRIVATE_KEY_MARKER: &[u8] = b"PRIVATE KEY";
 /// Private key files are small; refuse to slurp anything bigger into memory.
-const MAX_PRIVATE_KEY_BYTES: u64 = 1 << 20;
+const MAX_PRIVATE_KEY_BYTES: usize = 1 << 20;
+/// Size of the input buffer. Larger than `std::io::BufReader`'s 8 KiB: it is wiped once per
+/// input, and fewer reads make streaming a file of 100,000 keys cheaper.
+const INPUT_BUFFER_BYTES: usize = 64 * 1024;
 
 /// Runs `fingerprint` over every input, writing to `out`.
 ///
@@ -38,18 +43,25 @@ pub(crate) fn run(
     report: &mut impl FnMut(Error),
 ) -> Result<bool> {
     let mut all_ok = true;
+    // One reader for every `-`, so that what one input left in the buffer goes to the next.
+    let mut stdin: Option<SecretBufReader<File>> = None;
     for input in &args.inputs {
         let result = match input {
-            Input::Stdin => {
-                let stdin = io::stdin();
-                let mut lock = stdin.lock();
-                fingerprint_reader(STDIN_NAME, None, &mut lock, args.hash, out)
-            }
+            Input::Stdin => match &mut stdin {
+                Some(reader) => fingerprint_reader(STDIN_NAME, None, reader, args.hash, out),
+                None => match stdin_unbuffered() {
+                    Ok(file) => {
+                        let reader = stdin.insert(SecretBufReader::new(file));
+                        fingerprint_reader(STDIN_NAME, None, reader, args.hash, out)
+                    }
+                    Err(e) => Err(Error::read(STDIN_NAME, e)),
+                },
+            },
             Input::File(path) => {
                 let name = path.display().to_string();
                 match File::open(path) {
                     Ok(file) => {
-                        let mut reader = BufReader::new(file);
+                        let mut reader = SecretBufReader::new(file);
                         fingerprint_reader(&name, Some(path), &mut reader, args.hash, out)
                     }
                     Err(e) => Err(Error::read(&name, e)),
@@ -69,6 +81,71 @@ pub(crate) fn run(
     Ok(all_ok)
 }
 
+/// Standard input as a `File` on a duplicate of descriptor 0, read without the buffer of
+/// `std::io::Stdin`: that buffer lives as long as the process and is never wiped, and a
+/// private key may arrive on standard input.
+fn stdin_unbuffered() -> io::Result<File> {
+    Ok(File::from(io::stdin().as_fd().try_clone_to_owned()?))
+}
+
+/// A buffered reader whose buffer is zeroized when it is dropped.
+///
+/// Every input goes through one: which inputs are private keys is only known from their
+/// first line, and a `std::io::BufReader` would leave the key bytes it buffered in freed
+/// memory. The buffer has a fixed size, so it never reallocates (which would leave a copy).
+struct SecretBufReader<R> {
+    inner: R,
+    buf: Zeroizing<Box<[u8]>>,
+    /// Start of the unread bytes in `buf`.
+    pos: usize,
+    /// End of the bytes read into `buf`.
+    filled: usize,
+}
+
+impl<R: Read> SecretBufReader<R> {
+    fn new(inner: R) -> Self {
+        Self::with_capacity(INPUT_BUFFER_BYTES, inner)
+    }
+
+    fn with_capacity(capacity: usize, inner: R) -> Self {
+        Self {
+            inner,
+            buf: Zeroizing::new(vec![0; capacity].into_boxed_slice()),
+            pos: 0,
+            filled: 0,
+        }
+    }
+}
+
+impl<R: Read> Read for SecretBufReader<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: Read> BufRead for SecretBufReader<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos >= self.filled {
+            self.filled = loop {
+                match self.inner.read(&mut self.buf) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    other => break other?,
+                }
+            };
+            self.pos = 0;
+        }
+        Ok(&self.buf[self.pos..self.filled])
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.pos = (self.pos + amount).min(self.filled);
+    }
+}
+
 /// Fingerprints one input named `name` (read from `path` unless it is standard input),
 /// line by line.
 fn fingerprint_reader(
@@ -78,7 +155,8 @@ fn fingerprint_reader(
     hash: HashAlg,
     out: &mut impl Write,
 ) -> Result<()> {
-    let mut line = Vec::new();
+    // Zeroizing: the first line is handed on as the start of a private key file.
+    let mut line = Zeroizing::new(Vec::new());
     let mut found = false;
     let mut first = true;
     loop {
@@ -91,7 +169,8 @@ fn fingerprint_reader(
             break;
         }
         if first && !is_skipped(&line) && contains(&line, PRIVATE_KEY_MARKER) {
-            return fingerprint_private(name, path, line, reader, hash, out);
+            let bytes = read_private(&line, reader).map_err(|e| Error::read(name, e))?;
+            return fingerprint_private(name, path, &bytes, hash, out);
         }
         first = false;
         if let Some(entry) = parse_line(&line) {
@@ -108,7 +187,29 @@ fn fingerprint_reader(
     }
 }
 
-/// Fingerprints a private key file whose first line is `first`.
+/// The whole private key file whose first line is `first`: at most
+/// [`MAX_PRIVATE_KEY_BYTES`] more are read from `reader`.
+///
+/// The bytes go into one zeroized buffer allocated at its final size, so no reallocation
+/// leaves a copy of the key behind.
+fn read_private(first: &[u8], reader: &mut impl Read) -> io::Result<Zeroizing<Vec<u8>>> {
+    let mut bytes = Zeroizing::new(vec![0; first.len() + MAX_PRIVATE_KEY_BYTES]);
+    bytes[..first.len()].copy_from_slice(first);
+    let mut len = first.len();
+    while len < bytes.len() {
+        match reader.read(&mut bytes[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    // Shortening keeps the allocation, which is wiped whole on drop.
+    bytes.truncate(len);
+    Ok(bytes)
+}
+
+/// Fingerprints the private key file `bytes`.
 ///
 /// The fingerprint is always that of the private key itself. The comment follows
 /// `ssh-keygen -l` (`fingerprint_private()` and `sshkey_load_public()`): taken from `FILE.pub`
@@ -118,18 +219,12 @@ fn fingerprint_reader(
 fn fingerprint_private(
     name: &str,
     path: Option<&Path>,
-    first: Vec<u8>,
-    reader: &mut impl BufRead,
+    bytes: &[u8],
     hash: HashAlg,
     out: &mut impl Write,
 ) -> Result<()> {
-    let mut bytes = first;
-    reader
-        .take(MAX_PRIVATE_KEY_BYTES)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::read(name, e))?;
     // A non-UTF-8 file cannot be an OpenSSH key: let the library say so on empty text.
-    let text = std::str::from_utf8(&bytes).unwrap_or("");
+    let text = std::str::from_utf8(bytes).unwrap_or("");
     // The public key sits in the clear in the container (even when encrypted), so this
     // works for every key type; the comment is only readable from an unencrypted key.
     let key = PublicKeyLine::from_private_openssh(text).map_err(|e| Error::PrivateKey {
@@ -158,7 +253,8 @@ fn neighbour_comment(path: &Path, key: &PublicKeyLine<'_>) -> Option<Vec<u8>> {
     pub_path.push(PUB_SUFFIX);
     let pub_path = PathBuf::from(pub_path);
     let file = File::open(&pub_path).ok()?;
-    let mut reader = BufReader::new(file.take(MAX_PRIVATE_KEY_BYTES));
+    // A public key file: an ordinary buffer will do.
+    let mut reader = BufReader::new(file.take(MAX_PRIVATE_KEY_BYTES as u64));
     let mut line = Vec::new();
     // See: OpenSSH authfile.c sshkey_try_load_public().
     while reader.read_until(b'\n', &mut line).ok()? > 0 {
@@ -478,6 +574,71 @@ mod tests {
             err.to_string(),
             "t: invalid key data: not an OpenSSH private key"
         );
+    }
+
+    /// A reader that hands out at most `chunk` bytes per call, like a pipe.
+    struct Trickle<'a> {
+        rest: &'a [u8],
+        chunk: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = self.rest.len().min(self.chunk).min(out.len());
+            out[..n].copy_from_slice(&self.rest[..n]);
+            self.rest = &self.rest[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn secret_reader_gives_back_lines_across_refills() {
+        let text = format!("# keys\n{ED} one\n\n{ED} two\nno newline at the end");
+        for (capacity, chunk) in [(1, 1), (7, 3), (7, 100), (4096, 5)] {
+            let inner = Trickle {
+                rest: text.as_bytes(),
+                chunk,
+            };
+            let mut reader = SecretBufReader::with_capacity(capacity, inner);
+            let mut lines = Vec::new();
+            let mut line = Vec::new();
+            while reader.read_until(b'\n', &mut line).expect("read") > 0 {
+                lines.push(String::from_utf8(std::mem::take(&mut line)).expect("utf8"));
+            }
+            assert_eq!(lines.concat(), text, "capacity {capacity}, chunk {chunk}");
+            assert_eq!(lines.len(), 5);
+        }
+    }
+
+    /// The bytes of a private key read through `fingerprint` are held by types that wipe
+    /// them on drop (checked at compile time), and the key buffer is allocated once at its
+    /// final size, so growing it never left an unwiped copy (checked at run time).
+    #[test]
+    fn private_key_bytes_are_held_in_zeroizing_buffers() {
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tmate-keys/testdata/rsa3072");
+        let key = std::fs::read(&path).expect("read test vector");
+        // A small buffer, so the key passes through it in many refills.
+        let mut reader = SecretBufReader::with_capacity(
+            256,
+            Trickle {
+                rest: &key,
+                chunk: 100,
+            },
+        );
+        wiped_on_drop(&reader.buf);
+        let mut first = Zeroizing::new(Vec::new());
+        reader.read_until(b'\n', &mut first).expect("first line");
+        wiped_on_drop(&first);
+        let bytes = read_private(&first, &mut reader).expect("read");
+        wiped_on_drop(&bytes);
+        assert_eq!(&bytes[..], &key[..]);
+        assert_eq!(bytes.capacity(), first.len() + MAX_PRIVATE_KEY_BYTES);
+        let mut out = Vec::new();
+        fingerprint_private("k", None, &bytes, HashAlg::Sha256, &mut out).expect("fingerprint");
+        let expected = std::fs::read_to_string(path.with_extension("pub.sha256"))
+            .expect("expected fingerprint");
+        assert_eq!(String::from_utf8(out).expect("utf8"), expected);
     }
 
     #[test]

@@ -608,7 +608,11 @@ impl<'a> PublicKeyLine<'a> {
             .strip_prefix(PRIVATE_KEY_BEGIN)
             .and_then(|rest| rest.strip_suffix(PRIVATE_KEY_END))
             .ok_or_else(|| not_key("not an OpenSSH private key"))?;
-        let b64 = zeroize::Zeroizing::new(body.split_ascii_whitespace().collect::<String>());
+        // Sized up front: a growing String would leave unzeroized copies of the key behind.
+        let mut b64 = zeroize::Zeroizing::new(String::with_capacity(body.len()));
+        for part in body.split_ascii_whitespace() {
+            b64.push_str(part);
+        }
         let container = zeroize::Zeroizing::new(
             B64.decode(b64.as_bytes())
                 .map_err(|_| not_key("private key is not valid base64"))?,
