@@ -50,6 +50,15 @@ fn deployed() -> Sim {
     sim
 }
 
+/// The permission bits of a file under the root.
+fn mode(sim: &Sim, rel: &str) -> u32 {
+    std::fs::metadata(sim.root().join(rel))
+        .unwrap_or_else(|e| panic!("stat {rel}: {e}"))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
 fn read(sim: &Sim, rel: &str) -> String {
     std::fs::read_to_string(sim.root().join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
 }
@@ -381,6 +390,8 @@ fn model_proxy_goes_to_apt_and_docker() {
         daemon["proxies"],
         json!({"http-proxy": proxy.http, "https-proxy": proxy.https, "no-proxy": proxy.no_proxy})
     );
+    // Proxy URLs may carry credentials: only root (dockerd) reads the file.
+    assert_eq!(mode(&sim, DAEMON_JSON), 0o600);
     let st = sim.state().unwrap();
     let apt: Vec<_> = st
         .host
@@ -422,6 +433,25 @@ fn model_proxy_goes_to_apt_and_docker() {
         Some(read(&sim, DAEMON_JSON).as_str())
     );
     assert!(read(&sim, DAEMON_JSON).contains("http://other.internal:8080"));
+    assert_eq!(
+        mode(&sim, DAEMON_JSON),
+        0o600,
+        "the rewrite keeps it private"
+    );
+
+    // A file with the right proxies but readable by all (as the Python charm left it) is made
+    // private; docker keeps running.
+    std::fs::set_permissions(
+        sim.root().join(DAEMON_JSON),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let contents = read(&sim, DAEMON_JSON);
+    let run = sim.fire("config-changed").unwrap();
+    assert!(run.succeeded(), "{}", run.stderr);
+    assert_eq!(mode(&sim, DAEMON_JSON), 0o600);
+    assert_eq!(read(&sim, DAEMON_JSON), contents);
+    assert_eq!(sim.state().unwrap().host.docker_restarts, restarts + 1);
 }
 
 #[test]

@@ -122,6 +122,10 @@ pub(crate) trait Host {
     fn write_file(&self, path: &str, contents: &str, mode: u32) -> Result<(), Error>;
     /// Removes a file; `false` if it did not exist.
     fn remove_file(&self, path: &str) -> Result<bool, Error>;
+    /// Clears the permission bits of an existing file that `mode` does not have (`0644` with
+    /// `0600` becomes `0600`; `0400` stays); returns the old mode when it changed, `None` when
+    /// the file is missing or already that strict.
+    fn restrict_mode(&self, path: &str, mode: u32) -> Result<Option<u32>, Error>;
     /// `dpkg-query -W -f=${Status} PACKAGE` says `install ok installed`.
     fn package_installed(&self, package: &str) -> Result<bool, Error>;
     /// `apt-get update` with the proxies in the environment.
@@ -238,6 +242,23 @@ impl Host for SystemHost {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(Error::io("remove", full, e)),
         }
+    }
+
+    fn restrict_mode(&self, path: &str, mode: u32) -> Result<Option<u32>, Error> {
+        use std::os::unix::fs::PermissionsExt;
+        let full = self.path(path);
+        let old = match fs::metadata(&full) {
+            Ok(meta) => meta.permissions().mode() & 0o7777,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("stat", full, e)),
+        };
+        let new = old & mode;
+        if new == old {
+            return Ok(None);
+        }
+        fs::set_permissions(&full, fs::Permissions::from_mode(new))
+            .map_err(|e| Error::io("change the mode of", full, e))?;
+        Ok(Some(old))
     }
 
     fn package_installed(&self, package: &str) -> Result<bool, Error> {
@@ -446,6 +467,42 @@ mod tests {
         assert_eq!(leftovers.len(), 1, "no temporary file left behind");
         assert!(host.remove_file("/etc/a/b.conf").unwrap());
         assert!(!host.remove_file("/etc/a/b.conf").unwrap());
+    }
+
+    #[test]
+    fn restrict_mode_only_clears_bits() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let host = SystemHost::new(tmp.path().to_owned());
+        let mode = |rel: &str| {
+            fs::metadata(tmp.path().join(rel))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777
+        };
+        assert_eq!(host.restrict_mode("/etc/missing", 0o600).unwrap(), None);
+        host.write_file("/etc/loose", "x\n", 0o644).unwrap();
+        assert_eq!(
+            host.restrict_mode("/etc/loose", 0o600).unwrap(),
+            Some(0o644)
+        );
+        assert_eq!(mode("etc/loose"), 0o600);
+        assert_eq!(host.restrict_mode("/etc/loose", 0o600).unwrap(), None);
+        host.write_file("/etc/strict", "x\n", 0o400).unwrap();
+        assert_eq!(host.restrict_mode("/etc/strict", 0o600).unwrap(), None);
+        assert_eq!(mode("etc/strict"), 0o400, "never loosened");
+        host.write_file("/etc/wide", "x\n", 0o666).unwrap();
+        fs::set_permissions(
+            tmp.path().join("etc/wide"),
+            fs::Permissions::from_mode(0o4777),
+        )
+        .unwrap();
+        assert_eq!(
+            host.restrict_mode("/etc/wide", 0o600).unwrap(),
+            Some(0o4777)
+        );
+        assert_eq!(mode("etc/wide"), 0o600);
     }
 
     #[test]

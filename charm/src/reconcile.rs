@@ -25,6 +25,9 @@ use crate::render::{UnitSpec, render_daemon_json, render_unit};
 
 /// Mode of the files the charm writes outside the keys directory.
 const CONFIG_FILE_MODE: u32 = 0o644;
+/// Mode of Docker's `daemon.json`: its proxy URLs may carry credentials (`user:pass@`), and
+/// only dockerd (root) reads it.
+const DAEMON_JSON_MODE: u32 = 0o600;
 
 /// Runs the handler for the context's event.
 ///
@@ -397,9 +400,28 @@ fn ensure_daemon_json(
 ) -> Result<bool, Error> {
     let existing = host.read_file(DOCKER_DAEMON_JSON)?;
     match render_daemon_json(existing.as_deref(), proxies).map_err(Error::DaemonJson)? {
-        None => Ok(false),
+        None => {
+            // Content already right, but perhaps readable by all: the Python charm (or an
+            // older build of this one) wrote the same proxies with mode 0644. A file without
+            // proxies holds nothing of ours and is left as the administrator made it.
+            let has_proxies =
+                proxies.http.is_some() || proxies.https.is_some() || proxies.no_proxy.is_some();
+            if existing.is_some()
+                && has_proxies
+                && let Some(old) = host.restrict_mode(DOCKER_DAEMON_JSON, DAEMON_JSON_MODE)?
+            {
+                log(
+                    juju,
+                    &format!(
+                        "changed the mode of {DOCKER_DAEMON_JSON} from {old:o} to {DAEMON_JSON_MODE:o}"
+                    ),
+                )?;
+            }
+            Ok(false)
+        }
         Some(text) => {
-            host.write_file(DOCKER_DAEMON_JSON, &text, CONFIG_FILE_MODE)?;
+            // A new file replaces the old one, so a looser old mode goes with it.
+            host.write_file(DOCKER_DAEMON_JSON, &text, DAEMON_JSON_MODE)?;
             log(
                 juju,
                 &format!("wrote the proxy settings to {DOCKER_DAEMON_JSON}"),
@@ -930,7 +952,7 @@ mod tests {
         dispatch(&context, &juju, &host).unwrap();
         assert_eq!(
             host.changes()[..2],
-            ["write /etc/docker/daemon.json 644", "apt-get update"]
+            ["write /etc/docker/daemon.json 600", "apt-get update"]
         );
         assert_eq!(
             host.file(DOCKER_DAEMON_JSON).unwrap(),
@@ -945,7 +967,7 @@ mod tests {
         assert_eq!(
             host.changes(),
             vec![
-                "write /etc/docker/daemon.json 644",
+                "write /etc/docker/daemon.json 600",
                 "systemctl try-restart docker.service"
             ]
         );
@@ -955,13 +977,53 @@ mod tests {
         context.event = Event::UpdateStatus;
         context.proxy.http = String::new();
         dispatch(&context, &juju, &host).unwrap();
-        assert_eq!(host.changes()[0], "write /etc/docker/daemon.json 644");
+        assert_eq!(host.changes()[0], "write /etc/docker/daemon.json 600");
         assert!(
             !host
                 .file(DOCKER_DAEMON_JSON)
                 .unwrap()
                 .contains("http-proxy")
         );
+    }
+
+    #[test]
+    fn daemon_json_with_proxy_credentials_is_made_0600_without_restarting_docker() {
+        let (juju, host) = deployed();
+        let mut context = ctx(Event::ConfigChanged);
+        context.proxy.https = "http://user:s3cret@squid.internal:3128".into();
+        dispatch(&context, &juju, &host).unwrap();
+        assert_eq!(host.mode(DOCKER_DAEMON_JSON), Some(0o600));
+        // As the Python charm wrote it: the same proxies, another layout, readable by all.
+        host.put(
+            DOCKER_DAEMON_JSON,
+            r#"{"proxies": {"https-proxy": "http://user:s3cret@squid.internal:3128"}}"#,
+        );
+        assert_eq!(host.mode(DOCKER_DAEMON_JSON), Some(0o644));
+        host.reset_record();
+        dispatch(&context, &juju, &host).unwrap();
+        assert_eq!(host.changes(), ["chmod /etc/docker/daemon.json 600"]);
+        assert_eq!(host.mode(DOCKER_DAEMON_JSON), Some(0o600));
+        assert!(
+            juju.model
+                .borrow()
+                .logs
+                .iter()
+                .any(|(_, l)| l == "changed the mode of /etc/docker/daemon.json from 644 to 600")
+        );
+        host.reset_record();
+        dispatch(&context, &juju, &host).unwrap();
+        assert_eq!(host.changes(), Vec::<String>::new(), "once");
+
+        // Without model proxies the file holds nothing of ours: its mode is the admin's.
+        host.put(DOCKER_DAEMON_JSON, r#"{"log-driver": "journald"}"#);
+        host.reset_record();
+        run(&juju, &host, Event::ConfigChanged);
+        assert_eq!(
+            host.changes(),
+            ["systemctl try-restart docker.service"],
+            "docker drops the proxies it had; the file is not touched"
+        );
+        assert_eq!(host.mode(DOCKER_DAEMON_JSON), Some(0o644));
     }
 
     #[test]

@@ -277,6 +277,8 @@ impl HookTools for FakeJuju {
 pub(crate) struct Machine {
     /// Files by real path.
     pub(crate) files: BTreeMap<String, String>,
+    /// Their modes (a file put in place without one has `0644`).
+    pub(crate) modes: BTreeMap<String, u32>,
     /// docker.io installed.
     pub(crate) docker_installed: bool,
     /// apt-get fails.
@@ -301,6 +303,7 @@ impl Default for Machine {
     fn default() -> Self {
         Machine {
             files: BTreeMap::new(),
+            modes: BTreeMap::new(),
             docker_installed: false,
             apt_fails: false,
             active: ActiveState::Other("inactive".into()),
@@ -351,12 +354,19 @@ impl FakeHost {
         self.machine.borrow().files.get(path).cloned()
     }
 
-    /// Puts a file in place without recording a change.
+    /// A file's mode.
+    pub(crate) fn mode(&self, path: &str) -> Option<u32> {
+        let m = self.machine.borrow();
+        m.files
+            .contains_key(path)
+            .then(|| m.modes.get(path).copied().unwrap_or(0o644))
+    }
+
+    /// Puts a file in place without recording a change (mode `0644`).
     pub(crate) fn put(&self, path: &str, content: &str) {
-        self.machine
-            .borrow_mut()
-            .files
-            .insert(path.to_owned(), content.to_owned());
+        let mut m = self.machine.borrow_mut();
+        m.files.insert(path.to_owned(), content.to_owned());
+        m.modes.remove(path);
     }
 
     /// Puts a fake key pair in `dir` (private keys are a placeholder, never key material).
@@ -403,14 +413,36 @@ impl Host for FakeHost {
 
     fn write_file(&self, path: &str, contents: &str, mode: u32) -> Result<(), Error> {
         self.put(path, contents);
+        self.machine
+            .borrow_mut()
+            .modes
+            .insert(path.to_owned(), mode);
         self.change(format!("write {path} {mode:o}"));
         Ok(())
     }
 
     fn remove_file(&self, path: &str) -> Result<bool, Error> {
-        let existed = self.machine.borrow_mut().files.remove(path).is_some();
+        let mut m = self.machine.borrow_mut();
+        let existed = m.files.remove(path).is_some();
+        m.modes.remove(path);
+        drop(m);
         self.change(format!("remove {path}"));
         Ok(existed)
+    }
+
+    fn restrict_mode(&self, path: &str, mode: u32) -> Result<Option<u32>, Error> {
+        let Some(old) = self.mode(path) else {
+            return Ok(None);
+        };
+        if old & mode == old {
+            return Ok(None);
+        }
+        self.machine
+            .borrow_mut()
+            .modes
+            .insert(path.to_owned(), old & mode);
+        self.change(format!("chmod {path} {:o}", old & mode));
+        Ok(Some(old))
     }
 
     fn package_installed(&self, package: &str) -> Result<bool, Error> {
