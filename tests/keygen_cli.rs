@@ -113,6 +113,98 @@ fn help_is_printed_for_every_spelling() {
     }
 }
 
+/// `conf --help` and the help of each `conf` command end in examples, and every example
+/// works as printed (with a temporary file and keys dir in place of the example paths).
+#[test]
+fn conf_help_has_examples_that_work() {
+    let overview = keygen_ok(["conf", "--help"]);
+    assert_eq!(keygen_ok(["conf", "-h"]), overview);
+    let check = keygen_ok(["conf", "check", "--help"]);
+    let apply = keygen_ok(["conf", "apply", "--help"]);
+    assert_eq!(keygen_ok(["conf", "apply", "x.conf", "-h"]), apply);
+    assert!(
+        check.contains("Usage:\n  tmate-keygen conf check FILE\n"),
+        "{check}"
+    );
+    assert!(!check.contains("conf apply"), "{check}");
+    assert!(
+        apply.contains("Usage:\n  tmate-keygen conf apply FILE "),
+        "{apply}"
+    );
+    assert!(!apply.contains("conf check"), "{apply}");
+    let (tmp, keys) = with_keys();
+    let file = tmp.path().join("tmate.conf");
+    let mut ran = 0;
+    // apply's examples first: check's read the file they create.
+    for (name, help, count) in [
+        ("apply", &apply, 2),
+        ("check", &check, 1),
+        ("conf", &overview, 3),
+    ] {
+        let (_, examples) = help
+            .split_once("\nExamples:\n")
+            .unwrap_or_else(|| panic!("{name} help has no examples:\n{help}"));
+        let lines: Vec<&str> = examples.lines().filter(|l| !l.is_empty()).collect();
+        assert_eq!(lines.len(), count, "{name} examples:\n{examples}");
+        for line in lines {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            assert_eq!(words[..2], ["tmate-keygen", "conf"], "{line}");
+            let args: Vec<&OsStr> = words[1..]
+                .iter()
+                .map(|word| match *word {
+                    "~/.tmate.conf" => file.as_os_str(),
+                    "/srv/tmate/keys" => keys.as_os_str(),
+                    other => OsStr::new(other),
+                })
+                .collect();
+            let out = keygen(&args);
+            assert!(
+                out.status.success(),
+                "{name} example `{line}` failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            ran += 1;
+        }
+    }
+    assert_eq!(ran, 6);
+    let settings = keygen_ok([OsStr::new("conf"), "check".as_ref(), file.as_os_str()]);
+    let settings: serde_json::Value = serde_json::from_str(&settings).expect("JSON");
+    assert_eq!(settings["host"], "203.0.113.7");
+    assert_eq!(settings["port"], "2222");
+}
+
+/// `init --port` and `conf apply --port` refuse a bad port with the same words.
+#[test]
+fn port_errors_are_the_same_for_init_and_conf_apply() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let keys = tmp.path().join("keys");
+    let file = tmp.path().join("tmate.conf");
+    for port in ["0", "65536", "ssh", "-1", ""] {
+        let init = keygen([
+            OsStr::new("init"),
+            "--keys-dir".as_ref(),
+            keys.as_os_str(),
+            "--port".as_ref(),
+            port.as_ref(),
+        ]);
+        let apply = keygen([
+            OsStr::new("conf"),
+            "apply".as_ref(),
+            file.as_os_str(),
+            "--port".as_ref(),
+            port.as_ref(),
+        ]);
+        let message = format!("invalid port {port:?}: expected a number from 1 to 65535");
+        assert_fails_with(&init, &format!("{message} (see 'tmate-keygen --help')"));
+        assert_eq!(apply.status.code(), Some(1));
+        assert_eq!(
+            String::from_utf8_lossy(&apply.stderr),
+            format!("tmate-keygen conf: {message} (see 'tmate-keygen conf --help')\n")
+        );
+    }
+    assert!(!keys.exists() && !file.exists());
+}
+
 #[test]
 fn version_names_the_package_version() {
     let expected = format!("tmate-keygen {}\n", env!("CARGO_PKG_VERSION"));
@@ -404,7 +496,7 @@ fn usage_errors_are_one_line_with_a_hint() {
         ),
         (
             &["init", "--keys-dir", dir, "--port", "0"],
-            "invalid port \"0\": must be between 1 and 65535",
+            "invalid port \"0\": expected a number from 1 to 65535",
         ),
         (
             &["init", "--keys-dir", dir, "--port"],

@@ -230,11 +230,17 @@ fn parse_host(value: &str) -> Result<Host> {
 
 /// Accepts a TCP port 1..=65535.
 fn parse_port(value: &str) -> Result<u16> {
+    port_from_str(value).map_err(Error::Usage)
+}
+
+/// Accepts a TCP port 1..=65535, or says why not: the one message of `init --port` and
+/// `conf apply --port` (and the wording of `conf check` for `tmate-server-port`).
+pub(crate) fn port_from_str(value: &str) -> Result<u16, String> {
     match value.parse::<u16>() {
         Ok(port) if port != 0 => Ok(port),
-        _ => Err(Error::Usage(format!(
-            "invalid port {value:?}: must be between 1 and 65535"
-        ))),
+        _ => Err(format!(
+            "invalid port {value:?}: expected a number from 1 to 65535"
+        )),
     }
 }
 
@@ -325,11 +331,15 @@ mod tests {
         );
         assert_eq!(
             message(&["init", "--port", "0"]),
-            "invalid port \"0\": must be between 1 and 65535"
+            "invalid port \"0\": expected a number from 1 to 65535"
         );
         assert_eq!(
             message(&["init", "--port", "65536"]),
-            "invalid port \"65536\": must be between 1 and 65535"
+            "invalid port \"65536\": expected a number from 1 to 65535"
+        );
+        assert_eq!(
+            message(&["init", "--port", "ssh"]),
+            "invalid port \"ssh\": expected a number from 1 to 65535"
         );
         assert_eq!(
             message(&["init", "--host", "a b"]),

@@ -19,7 +19,7 @@ use tmate_keys::HostKeys;
 /// Prefix of every message of this subcommand.
 const PROGRAM: &str = "tmate-keygen conf";
 
-/// `tmate-keygen conf --help`.
+/// `tmate-keygen conf --help` (and `--help` after an unknown command).
 const HELP: &str = "\
 Read and edit the tmate-server-* settings of a tmate client config (tmux 2.4 syntax).
 
@@ -41,13 +41,57 @@ Options (apply):
   --keys-dir DIR   Set both fingerprints from the host keys in DIR
   --host HOST      Set tmate-server-host (an IP address or a DNS name)
   --port PORT      Set tmate-server-port (1-65535)
+  -h, --help       Print this help (after check or apply: that command's help)
+
+Examples:
+  tmate-keygen conf check ~/.tmate.conf
+  tmate-keygen conf apply ~/.tmate.conf --keys-dir /srv/tmate/keys --host 203.0.113.7 --port 10022
+  tmate-keygen conf apply ~/.tmate.conf --port 2222
+";
+
+/// `tmate-keygen conf check --help`.
+const CHECK_HELP: &str = "\
+Print the tmate-server-* settings a tmate 2.4 client reads from FILE.
+
+Usage:
+  tmate-keygen conf check FILE
+
+Prints one JSON object with the keys of the debug-ssh relation (host, port,
+rsa_fingerprint, ed25519_fingerprint; unset options show the client's defaults). If the
+client would report problems, prints each as FILE:LINE:COLUMN: message on standard error
+and exits 1.
+
+Examples:
+  tmate-keygen conf check ~/.tmate.conf
+";
+
+/// `tmate-keygen conf apply --help`.
+const APPLY_HELP: &str = "\
+Set tmate-server-* settings in FILE in place, keeping everything else byte for byte.
+
+Usage:
+  tmate-keygen conf apply FILE [--keys-dir DIR] [--host HOST] [--port PORT]
+
+FILE is created if missing. The value of the command that sets an option last is
+replaced and missing options are appended; the file is replaced atomically and keeps its
+mode. Prints `updated FILE` or `unchanged FILE`. At least one option is required.
+
+Options:
+  --keys-dir DIR   Set both fingerprints from the host keys in DIR
+  --host HOST      Set tmate-server-host (an IP address or a DNS name)
+  --port PORT      Set tmate-server-port (1-65535)
   -h, --help       Print this help
+
+Examples:
+  tmate-keygen conf apply ~/.tmate.conf --keys-dir /srv/tmate/keys --host 203.0.113.7 --port 10022
+  tmate-keygen conf apply ~/.tmate.conf --port 2222
 ";
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 enum Action {
-    Help,
+    /// Print this help text.
+    Help(&'static str),
     Check(PathBuf),
     Apply {
         file: PathBuf,
@@ -71,7 +115,7 @@ pub(crate) fn run(args: Vec<OsString>) -> ExitCode {
         }
     };
     let result = match action {
-        Action::Help => print(HELP),
+        Action::Help(text) => print(text),
         Action::Check(file) => check(&file),
         Action::Apply {
             file,
@@ -135,7 +179,7 @@ fn parse(args: Vec<OsString>) -> Result<Action, String> {
     let err = |e: lexopt::Error| e.to_string();
     let command = match parser.next().map_err(err)? {
         None => return Err("missing command (check or apply)".to_owned()),
-        Some(Short('h') | Long("help")) => return Ok(Action::Help),
+        Some(Short('h') | Long("help")) => return Ok(Action::Help(HELP)),
         Some(Value(v)) => v.string().map_err(err)?,
         Some(other) => return Err(other.unexpected().to_string()),
     };
@@ -143,7 +187,13 @@ fn parse(args: Vec<OsString>) -> Result<Action, String> {
     let (mut keys_dir, mut host, mut port) = (None, None, None);
     while let Some(arg) = parser.next().map_err(err)? {
         match arg {
-            Short('h') | Long("help") => return Ok(Action::Help),
+            Short('h') | Long("help") => {
+                return Ok(Action::Help(match command.as_str() {
+                    "check" => CHECK_HELP,
+                    "apply" => APPLY_HELP,
+                    _ => HELP,
+                }));
+            }
             Long("keys-dir") if command == "apply" => {
                 keys_dir = Some(PathBuf::from(parser.value().map_err(err)?));
             }
@@ -153,7 +203,7 @@ fn parse(args: Vec<OsString>) -> Result<Action, String> {
             }
             Long("port") if command == "apply" => {
                 let text = parser.value().map_err(err)?.string().map_err(err)?;
-                port = Some(parse_port(&text)?);
+                port = Some(crate::cli::port_from_str(&text)?);
             }
             Value(v) if file.is_none() => file = Some(PathBuf::from(v)),
             other => return Err(other.unexpected().to_string()),
@@ -173,15 +223,6 @@ fn parse(args: Vec<OsString>) -> Result<Action, String> {
         }),
         other => Err(format!(
             "unknown command {other:?} (expected check or apply)"
-        )),
-    }
-}
-
-fn parse_port(text: &str) -> Result<u16, String> {
-    match text.parse::<u16>() {
-        Ok(port) if port > 0 => Ok(port),
-        _ => Err(format!(
-            "invalid port {text:?}: expected a number from 1 to 65535"
         )),
     }
 }
@@ -253,7 +294,13 @@ mod tests {
     #[test]
     fn parses_check_and_apply() {
         assert_eq!(parse(args(&["check", "f"])), Ok(Action::Check("f".into())));
-        assert_eq!(parse(args(&["--help"])), Ok(Action::Help));
+        assert_eq!(parse(args(&["--help"])), Ok(Action::Help(HELP)));
+        assert_eq!(parse(args(&["check", "-h"])), Ok(Action::Help(CHECK_HELP)));
+        assert_eq!(
+            parse(args(&["apply", "f", "--help"])),
+            Ok(Action::Help(APPLY_HELP))
+        );
+        assert_eq!(parse(args(&["frob", "--help"])), Ok(Action::Help(HELP)));
         assert_eq!(
             parse(args(&[
                 "apply",
