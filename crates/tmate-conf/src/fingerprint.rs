@@ -22,9 +22,13 @@ const MD5_LEN: usize = 16;
 ///
 /// `Display` prints `SHA256:` + 43 characters of unpadded standard base64 (what
 /// `ssh-keygen -l -E sha256` prints), or `MD5:` + 16 colon-separated lowercase hex
-/// bytes. [`FromStr`] accepts only the SHA-256 form, because the tmate 2.4 client
-/// compares SHA-256 text only; [`Fingerprint::parse_allow_md5`] also accepts MD5.
-/// Parsing is exact: `s.parse::<Fingerprint>()?.to_string() == s`.
+/// bytes (what `ssh-keygen -l -E md5` prints). [`FromStr`] accepts only the SHA-256 form,
+/// because the tmate 2.4 client compares SHA-256 text only; [`Fingerprint::parse_allow_md5`]
+/// also accepts MD5. Parsing is exact: `s.parse::<Fingerprint>()?.to_string() == s`.
+///
+/// The text to put in a `tmate-server-*-fingerprint` option is
+/// [`Fingerprint::to_option_value`], not `Display`: clients up to 2.2.1 compare the bare
+/// colon-separated hex, without the `MD5:` prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Fingerprint {
     /// SHA-256 of the public key blob.
@@ -48,6 +52,22 @@ impl Fingerprint {
         }
     }
 
+    /// The value of a `tmate-server-*-fingerprint` option that a client compares equal to
+    /// this fingerprint: the `Display` text for SHA-256 (tmate 2.3.0 and later), and for
+    /// MD5 the bare colon-separated lowercase hex, e.g. `af:2d:81:...`.
+    ///
+    /// tmate up to 2.2.1 compares the option with `strcmp` against libssh's
+    /// `ssh_get_hexa()` of the MD5 digest, which has no prefix, so an `MD5:` value can never
+    /// match (see: tmate-io/tmate `tmate-ssh-client.c`, `SSH_AUTH_SERVER`; the defaults in
+    /// `options-table.c` of those versions have the same form).
+    #[must_use]
+    pub fn to_option_value(&self) -> String {
+        match self {
+            Self::Sha256(_) => self.to_string(),
+            Self::Md5(digest) => md5_hex(digest),
+        }
+    }
+
     /// Returns the digest bytes.
     #[must_use]
     pub fn as_bytes(&self) -> &[u8] {
@@ -63,6 +83,18 @@ fn invalid(text: &str, reason: &'static str) -> Error {
         text: text.to_owned(),
         reason,
     }
+}
+
+/// `aa:bb:...`: 16 colon-separated lowercase hex bytes, as libssh's `ssh_get_hexa()`.
+fn md5_hex(digest: &[u8; MD5_LEN]) -> String {
+    let mut out = String::with_capacity(3 * MD5_LEN - 1);
+    for (i, byte) in digest.iter().enumerate() {
+        if i > 0 {
+            out.push(':');
+        }
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
 }
 
 fn parse_md5(hex: &str) -> Result<[u8; MD5_LEN], &'static str> {
@@ -123,13 +155,7 @@ impl fmt::Display for Fingerprint {
             }
             Self::Md5(digest) => {
                 f.write_str(MD5_PREFIX)?;
-                for (i, byte) in digest.iter().enumerate() {
-                    if i > 0 {
-                        f.write_char(':')?;
-                    }
-                    write!(f, "{byte:02x}")?;
-                }
-                Ok(())
+                f.write_str(&md5_hex(digest))
             }
         }
     }
@@ -161,6 +187,19 @@ mod tests {
                 "invalid fingerprint {md5:?}: expected \"SHA256:\" followed by 43 base64 characters"
             )
         );
+    }
+
+    /// The tmate.io RSA fingerprint as tmate 2.2's `options-table.c` has it (its default
+    /// for `tmate-server-rsa-fingerprint`): the form such a client compares.
+    const TMATE_IO_RSA_MD5_OPTION: &str = "af:2d:81:c1:fe:49:70:2d:7f:09:a9:d7:4b:32:e3:be";
+
+    #[test]
+    fn option_values_are_what_the_clients_compare() {
+        let md5 = Fingerprint::parse_allow_md5(&format!("MD5:{TMATE_IO_RSA_MD5_OPTION}")).unwrap();
+        assert_eq!(md5.to_option_value(), TMATE_IO_RSA_MD5_OPTION);
+        assert_eq!(md5.to_string(), format!("MD5:{TMATE_IO_RSA_MD5_OPTION}"));
+        let sha256: Fingerprint = TMATE_IO_ED25519.parse().unwrap();
+        assert_eq!(sha256.to_option_value(), TMATE_IO_ED25519);
     }
 
     #[test]

@@ -83,6 +83,9 @@ pub fn render_option(name: &str, value: &str) -> Result<String> {
 /// set -g tmate-server-rsa-fingerprint SHA256:...
 /// set -g tmate-server-ed25519-fingerprint SHA256:...
 /// ```
+///
+/// The values are those of [`ServerConfig::options`] (a legacy MD5 fingerprint as the bare
+/// hex that tmate clients up to 2.2.1 compare).
 #[must_use]
 pub fn render(cfg: &ServerConfig) -> String {
     let mut out = String::with_capacity(256);

@@ -107,15 +107,21 @@ impl ServerConfig {
     }
 
     /// The four `(option, value)` pairs in the order they are rendered.
+    ///
+    /// Fingerprints are given as [`Fingerprint::to_option_value`]: a legacy MD5 one as the
+    /// bare colon-separated hex that tmate clients up to 2.2.1 compare.
     #[must_use]
     pub fn options(&self) -> [(&'static str, String); 4] {
         [
             (HOST_OPTION, self.host.to_string()),
             (PORT_OPTION, self.port.to_string()),
-            (RSA_FINGERPRINT_OPTION, self.rsa_fingerprint.to_string()),
+            (
+                RSA_FINGERPRINT_OPTION,
+                self.rsa_fingerprint.to_option_value(),
+            ),
             (
                 ED25519_FINGERPRINT_OPTION,
-                self.ed25519_fingerprint.to_string(),
+                self.ed25519_fingerprint.to_option_value(),
             ),
         ]
     }
@@ -144,5 +150,32 @@ mod tests {
                 .to_string(),
             "invalid port \"0\": must be between 1 and 65535"
         );
+    }
+
+    /// A config for a pre-2.3 client (MD5 fingerprints) renders what that client compares:
+    /// `MD5:...` would never match (tmate 2.2 `tmate-ssh-client.c` compares bare hex).
+    #[test]
+    fn md5_fingerprints_render_as_bare_hex() {
+        let rsa = "af:2d:81:c1:fe:49:70:2d:7f:09:a9:d7:4b:32:e3:be";
+        let ed25519 = "0f:1e:2d:3c:4b:5a:69:78:87:96:a5:b4:c3:d2:e1:f0";
+        let cfg = ServerConfig::from_parts(
+            "10.0.0.5".parse().unwrap(),
+            22,
+            Fingerprint::parse_allow_md5(&format!("MD5:{rsa}")).unwrap(),
+            Fingerprint::parse_allow_md5(&format!("MD5:{ed25519}")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            crate::render(&cfg),
+            format!(
+                "set -g tmate-server-host 10.0.0.5\nset -g tmate-server-port 22\n\
+                 set -g tmate-server-rsa-fingerprint {rsa}\n\
+                 set -g tmate-server-ed25519-fingerprint {ed25519}\n"
+            )
+        );
+        // SHA-256 ones keep their prefix, which the 2.3+ clients compare.
+        let cfg = ServerConfig::new("h", 1, RSA, ED25519).unwrap();
+        assert_eq!(cfg.options()[2].1, RSA);
+        assert_eq!(cfg.options()[3].1, ED25519);
     }
 }
