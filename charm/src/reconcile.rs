@@ -6,10 +6,12 @@
 
 use std::collections::BTreeMap;
 use std::collections::hash_map::DefaultHasher;
+use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 
 use crate::config::{CharmConfig, ConfigError, Proxies, ProxyError};
 use crate::context::{Event, JujuContext, RelationEvent};
@@ -69,27 +71,82 @@ pub(crate) struct Applied {
     pub(crate) rsa_fingerprint: String,
     /// Ed25519 fingerprint published.
     pub(crate) ed25519_fingerprint: String,
-    /// Digest of the proxy settings (the URLs may hold credentials, so they are not stored).
-    pub(crate) proxies: u64,
+    /// [`proxy_digest`] of the proxy settings (the URLs may hold credentials, so they are not
+    /// stored). A record of an older build holds a number here: it does not parse, and an
+    /// unreadable record is no record (one full reconcile).
+    pub(crate) proxies: String,
 }
 
 /// Charm state key holding [`started_digest`] of the last successful (re)start of the service.
 const STATE_STARTED: &str = "started";
 
-/// Digest of what the service runs: its unit file and the keys (same stability as
-/// [`proxy_digest`]; a new build at worst costs one restart).
+/// SHA-256, hex, of `tag` and `fields`, each length-prefixed (a missing field is a `0` byte, a
+/// present one `1` then its length and bytes), so no two inputs share an encoding.
+///
+/// The digests are kept in Juju state across `juju refresh`: they must not depend on the
+/// toolchain a build used (std's `DefaultHasher` may change between Rust releases, and a
+/// changed `started` digest restarts the server, dropping every live session).
+fn digest(tag: &str, fields: &[Option<&str>]) -> String {
+    fn put(hasher: &mut Sha256, bytes: &[u8]) {
+        hasher.update((bytes.len() as u64).to_be_bytes());
+        hasher.update(bytes);
+    }
+    let mut hasher = Sha256::new();
+    put(&mut hasher, tag.as_bytes());
+    for field in fields {
+        match field {
+            None => hasher.update([0]),
+            Some(value) => {
+                hasher.update([1]);
+                put(&mut hasher, value.as_bytes());
+            }
+        }
+    }
+    hasher
+        .finalize()
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        })
+}
+
+/// Digest of what the service runs: its unit file and the keys.
 fn started_digest(unit: &str, keys: &Fingerprints) -> String {
+    digest(
+        "tmate-ssh-server-charm started v1",
+        &[Some(unit), Some(&keys.rsa), Some(&keys.ed25519)],
+    )
+}
+
+/// The `started` digest of builds before [`started_digest`] (std's `DefaultHasher`, 16 hex
+/// digits). Accepted once, so that refreshing from such a build does not restart a server
+/// that runs the same unit; the reconcile then records the new digest.
+fn legacy_started_digest(unit: &str, keys: &Fingerprints) -> String {
     let mut hasher = DefaultHasher::new();
     (unit, &keys.rsa, &keys.ed25519).hash(&mut hasher);
     format!("{:016x}", hasher.finish())
 }
 
-fn proxy_digest(proxies: &Proxies) -> u64 {
-    // DefaultHasher::new() has fixed keys: stable for a given build, which is all a cache needs
-    // (a new build at worst costs one full reconcile).
-    let mut hasher = DefaultHasher::new();
-    (&proxies.http, &proxies.https, &proxies.no_proxy).hash(&mut hasher);
-    hasher.finish()
+/// Whether `recorded` says the service was started from `unit` with `keys`.
+fn started_matches(recorded: Option<&str>, unit: &str, keys: &Fingerprints) -> bool {
+    match recorded {
+        Some(recorded) if recorded.len() == 16 => recorded == legacy_started_digest(unit, keys),
+        Some(recorded) => recorded == started_digest(unit, keys),
+        None => false,
+    }
+}
+
+/// Digest of the model's proxy settings.
+fn proxy_digest(proxies: &Proxies) -> String {
+    digest(
+        "tmate-ssh-server-charm proxies v1",
+        &[
+            proxies.http.as_deref(),
+            proxies.https.as_deref(),
+            proxies.no_proxy.as_deref(),
+        ],
+    )
 }
 
 /// One immutable snapshot of everything the reconcile reads from Juju.
@@ -197,6 +254,7 @@ fn is_converged(state: &State, host: &impl Host) -> Result<bool, Error> {
         host: address,
         port: config.port,
     });
+    // A record in the legacy format sends update-status down the full path, which rewrites it.
     if state.started.as_deref() != Some(started_digest(&unit, &keys).as_str())
         || host.read_file(SERVICE_PATH)?.as_deref() != Some(unit.as_str())
     {
@@ -322,8 +380,8 @@ fn converge(
     // Whether the service was last started from this unit file with these keys. A run killed
     // after writing the unit file or the keys but before the reload or restart leaves files
     // that look done and a record that does not match: redo both.
+    let recorded = started_matches(state.started.as_deref(), &unit, &keys);
     let started = started_digest(&unit, &keys);
-    let recorded = state.started.as_ref() == Some(&started);
     let unit_changed = host.read_file(SERVICE_PATH)?.as_deref() != Some(unit.as_str());
     if unit_changed {
         host.write_file(SERVICE_PATH, &unit, CONFIG_FILE_MODE)?;
@@ -745,6 +803,108 @@ mod tests {
         host.reset_record();
         run(&juju, &host, Event::ConfigChanged);
         assert_eq!(host.changes(), Vec::<String>::new());
+    }
+
+    /// The digests stored in Juju state are pinned: a build that computes other values would
+    /// restart every server it is refreshed onto. Cross-checked with Python's `hashlib`
+    /// (`sha256(be64(len(tag)) + tag + (b"\0" | b"\1" + be64(len(f)) + f)...)`).
+    #[test]
+    fn digests_are_pinned_sha256_of_length_prefixed_fields() {
+        let keys = Fingerprints {
+            rsa: "SHA256:rsa".into(),
+            ed25519: "SHA256:ed".into(),
+        };
+        assert_eq!(
+            started_digest("[Service]\nExecStart=/bin/true\n", &keys),
+            "f167424c0659d984dec309e9f4083e16a13f76b736b65592cbfabf4d8a27a006"
+        );
+        let proxies = Proxies {
+            http: Some("http://user:pass@squid:3128".into()),
+            https: None,
+            no_proxy: Some("10.0.0.0/8".into()),
+        };
+        assert_eq!(
+            proxy_digest(&proxies),
+            "0ef332ac8c6357c32ceac06ad67bb1c310c65c50b752fd4c48a022b39b2b759a"
+        );
+        assert_eq!(
+            proxy_digest(&Proxies::default()),
+            "cf74936ebfc5375fe8e931a1056ca0b4491a24125e604cbe472be64602dea5ca"
+        );
+        // Fields cannot run into each other, and absent is not empty.
+        let moved = Proxies {
+            http: None,
+            https: Some("http://user:pass@squid:3128".into()),
+            no_proxy: Some("10.0.0.0/8".into()),
+        };
+        assert_ne!(proxy_digest(&moved), proxy_digest(&proxies));
+        let empty = Proxies {
+            http: Some(String::new()),
+            ..Proxies::default()
+        };
+        assert_ne!(proxy_digest(&empty), proxy_digest(&Proxies::default()));
+        let split = |rsa: &str, ed25519: &str| Fingerprints {
+            rsa: rsa.into(),
+            ed25519: ed25519.into(),
+        };
+        assert_ne!(
+            started_digest("u", &split("ab", "c")),
+            started_digest("u", &split("a", "bc"))
+        );
+    }
+
+    /// A unit converged by the previous build: an `applied` record whose `proxies` is a
+    /// number, and a `started` digest from std's `DefaultHasher`. The record does not parse (a
+    /// full reconcile), the legacy digest still matches (no restart: live sessions survive),
+    /// and both are rewritten, so the next update-status takes the fast path.
+    #[test]
+    fn records_of_the_previous_build_cost_one_full_reconcile_and_no_restart() {
+        let (juju, host) = deployed();
+        let unit = host.file(SERVICE_PATH).unwrap();
+        let keys = public_fingerprints(&host).unwrap().unwrap();
+        let old_applied = format!(
+            r#"{{"host":"10.0.0.5","port":10022,"image":"ghcr.io/canonical/tmate-ssh-server:0.1.1","rsa_fingerprint":"{}","ed25519_fingerprint":"{}","proxies":1234567890123456789}}"#,
+            keys.rsa, keys.ed25519
+        );
+        assert!(
+            serde_json::from_str::<Option<Applied>>(&old_applied).is_err(),
+            "the old record must not parse"
+        );
+        let legacy = legacy_started_digest(&unit, &keys);
+        assert_eq!(legacy.len(), 16);
+        {
+            let mut m = juju.model.borrow_mut();
+            m.state.insert(STATE_APPLIED.into(), old_applied);
+            m.state.insert(STATE_STARTED.into(), legacy);
+        }
+
+        run(&juju, &host, Event::UpdateStatus);
+        assert_eq!(
+            host.changes(),
+            Vec::<String>::new(),
+            "no reload, no restart"
+        );
+        assert!(juju.calls().contains(&"state-set".to_owned()));
+        let m = juju.model.borrow();
+        let applied: Option<Applied> = serde_json::from_str(&m.state[STATE_APPLIED]).unwrap();
+        assert_eq!(applied.unwrap().proxies, proxy_digest(&Proxies::default()));
+        assert_eq!(m.state[STATE_STARTED], started_digest(&unit, &keys));
+        drop(m);
+
+        juju.reset_record();
+        run(&juju, &host, Event::UpdateStatus);
+        assert_eq!(juju.calls(), vec!["config-get", "state-get", "network-get"]);
+
+        // A 16-digit record that is not this unit's digest still restarts.
+        juju.model
+            .borrow_mut()
+            .state
+            .insert(STATE_STARTED.into(), "0123456789abcdef".into());
+        run(&juju, &host, Event::ConfigChanged);
+        assert!(
+            host.changes()
+                .contains(&"systemctl restart tmate-ssh-server.service".to_owned())
+        );
     }
 
     #[test]
