@@ -1,7 +1,8 @@
 //! Fault injection (issue #6): SIGKILL, disk full, read-only mounts, hostile key files,
 //! concurrent `dispatch` runs and failing or hanging tools, against `tmate-keygen init` and the
 //! packed charm run by the Juju simulator exactly as the agent runs it. Every test fails when
-//! the property breaks, and prints one summary line (`faults: ...`, see `--nocapture`).
+//! the property breaks, and prints one summary line (`faults: ...`; `.config/nextest.toml`
+//! shows it for passing tests too, so CI logs carry the figures).
 //!
 //! The behaviour under test (what the project documents):
 //!
@@ -34,10 +35,15 @@
 //!
 //! Needs root (tmpfs and bind mounts in a private mount namespace of the test thread; CI runs
 //! as root), `ssh-keygen`, and the packed charm (`cargo xtask charm`). The default run makes
-//! 200 SIGKILLs (60 in deployments, 60 in upgrades from the Python charm, 80 of
-//! `tmate-keygen init`) plus about 90 other faults. `TMATE_FAULTS_LONG=1` makes ten times as
-//! many kills and overlaps and waits for the real deadlines; `TMATE_FAULTS_SEED` replays a
-//! kill schedule.
+//! 200 SIGKILLs that each ended what they hit (60 hooks in deployments, 60 in upgrades from
+//! the Python charm, 80 runs of `tmate-keygen init`, some of them between two file writes),
+//! counted from the wait status: a run that exited before the signal arrived does not count.
+//! It adds 80 other faults: 24 disk-full or read-only runs of `tmate-keygen init`, 9
+//! disk-full and 3 read-only charm runs, 20 hostile key directories (10 for `tmate-keygen`,
+//! 10 for the charm), 10 concurrency runs (a held lock, 8 random overlaps, a burst of 40 tool
+//! processes) and 14 tool faults (each of the 7 tools in `TOOL_CASES` failing, then
+//! hanging). `TMATE_FAULTS_LONG=1` makes ten times as many kills and overlaps and waits for
+//! the real deadlines; `TMATE_FAULTS_SEED` replays a kill schedule.
 
 #![allow(
     clippy::unwrap_used,
@@ -53,7 +59,7 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -94,8 +100,11 @@ const DOCKER_DEADLINE: Duration = Duration::from_secs(60);
 /// Deadline cap for the default run, and slack allowed on top of a deadline.
 const CAP: Duration = Duration::from_secs(2);
 const SLACK: Duration = Duration::from_secs(10);
-/// How the simulator reports a hook whose process group got SIGKILL (128 + 9).
-const KILLED: i32 = 137;
+/// `SIGKILL`.
+const SIGKILL: i32 = 9;
+/// How the simulator reports a hook whose process group got SIGKILL (128 + 9): it takes
+/// the exit code from the wait status's signal (`sim::unit`, as a shell reports it).
+const KILLED: i32 = 128 + SIGKILL;
 /// `ENOSPC`.
 const ENOSPC: i32 = 28;
 /// tmpfs page size: space is allocated per page.
@@ -572,6 +581,7 @@ fn kill_cycle(
         let done = AtomicBool::new(false);
         let sim_dir = sim.dir().to_owned();
         let mut killed_run = None;
+        let mut sent = false;
         std::thread::scope(|scope| {
             let killer = trigger
                 .as_ref()
@@ -592,7 +602,7 @@ fn kill_cycle(
             done.store(true, Ordering::Release);
             // A kill sent to a hook that had just exited (a zombie group) changes nothing.
             if let Some(killer) = killer {
-                killer.join().unwrap();
+                sent = killer.join().unwrap();
             }
         });
         let Some((hook, run, before, keys_before, unit_before)) = killed_run else {
@@ -601,9 +611,12 @@ fn kill_cycle(
             }
             break;
         };
+        // Counted as a kill only when the simulator saw the hook die of SIGKILL (it reports
+        // the wait status's signal as 128 + N) and our kill was sent: a hook that exited
+        // before the signal arrived ran to its end and is not counted.
         assert!(
-            trigger.is_some(),
-            "cycle {cycle}: {hook} was killed without a fault: {run:#?}"
+            trigger.is_some() && sent,
+            "cycle {cycle}: {hook} died of SIGKILL without a kill sent: {run:#?}"
         );
         kills_left -= 1;
         tally.kills += 1;
@@ -866,6 +879,10 @@ enum Start {
 
 const STARTS: [Start; 3] = [Start::Ed25519Only, Start::RsaOnly, Start::NoPubLoose];
 
+/// Where a kill of `init` landed when some but not all of the files it had to write are
+/// there, or a temporary file is: the phase the kill campaign must reach.
+const MID_WRITE: &str = "mid-write";
+
 /// Sets up `keys` from the complete set in `pool`; returns the private keys present with
 /// their bytes and modes.
 fn prepare_start(start: Start, pool: &Path, keys: &Path) -> BTreeMap<String, (Vec<u8>, u32)> {
@@ -982,9 +999,11 @@ fn sigkill_keygen_init_keeps_existing_keys() {
     let mut kills = 0;
     let mut run = 0;
     while kills < target {
+        // About three runs in five die of the kill; the rest exit first. Bounded, so a
+        // schedule that stops landing fails instead of looping.
         assert!(
-            run < target * 3,
-            "too few runs were killed: {kills} of {run}"
+            run < target * 4,
+            "too few runs died of SIGKILL: {kills} of {run}"
         );
         // One run in five generates an RSA key (slow: the kill usually lands in the prime
         // search, so aim it at the writes); the others only repair or add the Ed25519 key.
@@ -998,7 +1017,10 @@ fn sigkill_keygen_init_keeps_existing_keys() {
         let tmp = tempfile::tempdir().unwrap();
         let keys = tmp.path().join("keys");
         let pre = prepare_start(start, &pool_keys, &keys);
-        let before = DirSnapshot::take(&keys);
+        let to_write: Vec<&str> = KEY_FILES
+            .into_iter()
+            .filter(|f| !keys.join(f).exists())
+            .collect();
         let mut child = spawn_init(&keys, 2048);
         let trigger = if which == 0 || run % 2 == 0 {
             Trigger::NewEntry {
@@ -1015,23 +1037,30 @@ fn sigkill_keygen_init_keeps_existing_keys() {
                 std::thread::sleep(Duration::from_micros(100));
             }
             done.store(true, Ordering::Release);
+            // The child may exit between this check and the kill: only its wait status
+            // below says whether the kill is what ended it.
             if waiter.join().unwrap() && child.try_wait().unwrap().is_none() {
                 child.kill().unwrap();
-                kills += 1;
             }
         });
         let status = child.wait().unwrap();
+        let killed = status.signal() == Some(SIGKILL);
+        assert!(
+            killed || status.success(),
+            "{what}: init neither finished nor died of SIGKILL: {status}"
+        );
         let survivors = check_after_init_kill(&keys, &pre, &what);
-        let after = DirSnapshot::take(&keys);
-        let phase = if status.success() {
+        let written = to_write.iter().filter(|f| keys.join(f).exists()).count();
+        let phase = if !killed {
             "exited before the kill"
-        } else if after == before {
-            "nothing written yet"
-        } else if survivors.len() == 2 && KEY_FILES.iter().all(|f| keys.join(f).exists()) {
+        } else if written == to_write.len() {
             "all files written"
+        } else if written > 0 || !temp_files(&keys).is_empty() {
+            MID_WRITE
         } else {
-            "some files written"
+            "nothing written yet"
         };
+        kills += u64::from(killed);
         *landed.entry(phase).or_default() += 1;
 
         // A rerun finishes the job, keeping every key.
@@ -1055,11 +1084,17 @@ fn sigkill_keygen_init_keeps_existing_keys() {
         assert!(temp_files(&keys).is_empty(), "{what}: temp files left");
         run += 1;
     }
+    let mid_write = landed.get(MID_WRITE).copied().unwrap_or(0);
     let landed: Vec<String> = landed.iter().map(|(k, v)| format!("{k} {v}")).collect();
     eprintln!(
-        "faults: SIGKILL of tmate-keygen init: {kills} kills in {run} runs from 3 starting states with keys in {:.1?} (typical {:.0?}); landed: {}",
+        "faults: SIGKILL of tmate-keygen init: {kills} runs died of SIGKILL in {run} runs from 3 starting states with keys in {:.1?} (typical {:.0?}); landed: {}",
         started.elapsed(),
         typical,
+        landed.join(", ")
+    );
+    assert!(
+        mid_write > 0,
+        "no kill landed between the first and the last file written: {}",
         landed.join(", ")
     );
 }
@@ -1200,15 +1235,35 @@ fn disk_full_and_read_only_keygen_init_fails_cleanly_keeping_keys() {
             let mounted = mount_tmpfs(&fs_dir, 256);
             let keys = fs_dir.join("keys");
             let pre = start.map_or_else(BTreeMap::new, |s| prepare_start(s, &pool_keys, &keys));
+            let to_write: Vec<&str> = KEY_FILES
+                .into_iter()
+                .filter(|f| !keys.join(f).exists())
+                .collect();
             let filler = fill(&fs_dir, free_pages);
             injections += 1;
             let out = init(&keys);
+            // Every key file fits in one page, and tmpfs allocates whole pages: init has room
+            // exactly when there is a free page for each file it must write.
+            let room = u64::try_from(to_write.len()).unwrap() <= free_pages;
             let outcome = if out.status.success() {
+                assert!(
+                    room,
+                    "{what}: init wrote {to_write:?} on a full tmpfs: the file system did not fill up"
+                );
                 assert_eq!(check_keys(&keys, &what).len(), 2, "{what}");
                 "ok".to_owned()
             } else {
+                assert!(
+                    !room,
+                    "{what}: init failed with a free page for each of {to_write:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
                 let line =
                     keygen_failure(&out, &keys, "No space left on device (os error 28)", &what);
+                assert!(
+                    to_write.iter().any(|f| line.contains(f)),
+                    "{what}: the error names none of the files to write ({to_write:?}): {line}"
+                );
                 let line = without_pid(&line);
                 line.trim_end()
                     .trim_start_matches("tmate-keygen: ")
@@ -1257,12 +1312,16 @@ fn disk_full_and_read_only_keygen_init_fails_cleanly_keeping_keys() {
     copy_files(&pool_keys, &keys, &KEY_FILES);
     fs::set_permissions(&keys, fs::Permissions::from_mode(0o700)).unwrap();
     let mounted = bind_read_only(&keys);
+    injections += 1;
     let out = init(&keys);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    *outcomes
+        .entry("ok on a read-only directory, nothing to write".to_owned())
+        .or_default() += 1;
     drop(mounted);
     let outcomes: Vec<String> = outcomes.iter().map(|(k, v)| format!("{k:?} {v}")).collect();
     eprintln!(
