@@ -34,6 +34,7 @@ use tmate_tests::keys_support::{
     DirSnapshot, ED25519_KEY, RSA_KEY, keygen, keygen_cmd, require_tool,
 };
 use tmate_tests::sim::consumer::DebugSshEntry;
+use tmate_tests::sim::secrets::HandRun;
 use tmate_tests::sim::{
     Error, NetworkInfo, ProxySettings, ROOT_ENV, STATE_ENV, Sim, packed_charm_path,
 };
@@ -633,8 +634,13 @@ fn standard_env(sim: &Sim) -> BTreeMap<String, OsString> {
     .collect()
 }
 
-/// Runs `dispatch` as Juju would, with `changes` applied to the standard environment.
-fn dispatch_with_env(sim: &Sim, changes: &[(&str, Option<&[u8]>)]) -> (Option<i32>, String) {
+/// Runs `dispatch` as Juju would, with `changes` applied to the standard environment; returns
+/// its exit code and what it logged, or the findings of the secret scan of everything it
+/// emitted (the simulator scans only the hooks it runs itself).
+fn dispatch_with_env(
+    sim: &Sim,
+    changes: &[(&str, Option<&[u8]>)],
+) -> Result<(Option<i32>, String), String> {
     let mut env = standard_env(sim);
     for (name, value) in changes {
         match value {
@@ -642,7 +648,9 @@ fn dispatch_with_env(sim: &Sim, changes: &[(&str, Option<&[u8]>)]) -> (Option<i3
             None => env.remove(*name),
         };
     }
-    let logs_before = sim.state().unwrap().logs.len();
+    let st = sim.state().unwrap();
+    let logs_before = st.logs.len();
+    let scan = HandRun::before(&st);
     let out = Command::new(sim.charm().dir.join("dispatch"))
         .current_dir(&sim.charm().dir)
         .env_clear()
@@ -650,7 +658,12 @@ fn dispatch_with_env(sim: &Sim, changes: &[(&str, Option<&[u8]>)]) -> (Option<i3
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    let logs: Vec<String> = sim.state().unwrap().logs[logs_before..]
+    let st = sim.state().unwrap();
+    let findings = scan.scan(sim.secret_scanner(), &st, &out.stdout, &out.stderr);
+    if !findings.is_empty() {
+        return Err(format!("secret scan: {findings:?}"));
+    }
+    let logs: Vec<String> = st.logs[logs_before..]
         .iter()
         .map(|l| format!("{} {}", l.level, l.message))
         .collect();
@@ -659,7 +672,7 @@ fn dispatch_with_env(sim: &Sim, changes: &[(&str, Option<&[u8]>)]) -> (Option<i3
         logs.join("\n"),
         String::from_utf8_lossy(&out.stderr)
     );
-    (out.status.code(), text)
+    Ok((out.status.code(), text))
 }
 
 #[test]
@@ -668,7 +681,7 @@ fn juju_env() {
     run_boundary("juju-env", |c| {
         match (c.input, c.expect) {
             (Env(changes), HookFails(want)) => {
-                let (code, text) = dispatch_with_env(&unit.sim, changes);
+                let (code, text) = dispatch_with_env(&unit.sim, changes)?;
                 if code != Some(1) || !text.contains(want) {
                     return Err(format!("exit {code:?}, logged {text:?}, want {want:?}"));
                 }
@@ -678,7 +691,7 @@ fn juju_env() {
             }
             // A relation that went away between the event and the hook: nothing to do.
             (Env(changes), Ignored) => {
-                let (code, text) = dispatch_with_env(&unit.sim, changes);
+                let (code, text) = dispatch_with_env(&unit.sim, changes)?;
                 if code != Some(0) || text.contains("ERROR") {
                     return Err(format!("exit {code:?}, logged {text:?}"));
                 }

@@ -71,6 +71,7 @@ use tmate_tests::keys_support::{
 };
 use tmate_tests::sim::host::{TMATE_UNIT, UNIT_FILE};
 use tmate_tests::sim::model::{Container, Databag, HookContext};
+use tmate_tests::sim::secrets::{HandRun, SecretScanner};
 use tmate_tests::sim::{
     Charm, Error, HookRun, STATE_ENV, Sim, StateFile, Status, packed_charm_path,
 };
@@ -1802,10 +1803,17 @@ fn hostile_key_files_are_refused_or_repaired_never_followed_by_the_charm() {
 
 // ----- concurrency --------------------------------------------------------------------------
 
+/// A `dispatch` run started by hand, and what its secret scan compares against.
+struct ExecRun {
+    child: Child,
+    before: HandRun,
+}
+
 /// Starts the unit's `dispatch` in `charm_dir` by hand, as `juju exec --unit U -- hooks/HOOK`
-/// would, with `env` from [`Sim::exec_environment`] (same root, same state file).
-fn exec_dispatch(charm_dir: &Path, env: &[(String, String)]) -> Child {
-    Command::new(charm_dir.join("dispatch"))
+/// would, with `env` from [`Sim::exec_environment`] (same root, same state file `store`).
+fn exec_dispatch(charm_dir: &Path, env: &[(String, String)], store: &StateFile) -> ExecRun {
+    let before = HandRun::before(&store.read().unwrap());
+    let child = Command::new(charm_dir.join("dispatch"))
         .current_dir(charm_dir)
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -1813,7 +1821,25 @@ fn exec_dispatch(charm_dir: &Path, env: &[(String, String)]) -> Child {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn dispatch")
+        .expect("spawn dispatch");
+    ExecRun { child, before }
+}
+
+/// Waits for `run` as [`wait_bounded`] does, then fails if its stdout, stderr, hook tool
+/// calls or files hold private key material: the simulator scans only the hooks it runs.
+fn finish_exec(
+    run: ExecRun,
+    scanner: &SecretScanner,
+    store: &StateFile,
+    limit: Duration,
+    what: &str,
+) -> (Output, Duration) {
+    let (out, wall) = wait_bounded(run.child, limit, what);
+    let findings = run
+        .before
+        .scan(scanner, &store.read().unwrap(), &out.stdout, &out.stderr);
+    assert!(findings.is_empty(), "{what}: {findings:#?}");
+    (out, wall)
 }
 
 /// Waits for `child` for at most `limit`; panics (after killing it) when it takes longer.
@@ -1842,6 +1868,7 @@ fn concurrent_dispatch_runs_are_serialised_by_the_lock() {
     let store = StateFile::open(&sim.dir().join("state.json"));
     let exec_env = sim.exec_environment("hooks/config-changed").unwrap();
     let charm_dir = sim.charm().dir.clone();
+    let scanner = sim.secret_scanner().clone();
     let (hook, (exec_out, exec_wall, calls_while_held, waited)) = std::thread::scope(|scope| {
         let exec = scope.spawn(|| {
             let deadline = Instant::now() + Duration::from_secs(30);
@@ -1859,11 +1886,17 @@ fn concurrent_dispatch_runs_are_serialised_by_the_lock() {
                 std::thread::sleep(Duration::from_millis(2));
             };
             let spawned = Instant::now();
-            let mut child = exec_dispatch(&charm_dir, &exec_env);
+            let mut exec = exec_dispatch(&charm_dir, &exec_env, &store);
             std::thread::sleep(Duration::from_secs(1));
             let calls_while_held = store.read().unwrap().calls.len() - held_at;
-            let waited = child.try_wait().unwrap().is_none();
-            let (out, _) = wait_bounded(child, Duration::from_secs(90), "juju exec run");
+            let waited = exec.child.try_wait().unwrap().is_none();
+            let (out, _) = finish_exec(
+                exec,
+                &scanner,
+                &store,
+                Duration::from_secs(90),
+                "juju exec run",
+            );
             (out, spawned.elapsed(), calls_while_held, waited)
         });
         let hook = sim.fire("upgrade-charm").unwrap();
@@ -1898,6 +1931,8 @@ fn concurrent_dispatch_runs_are_serialised_by_the_lock() {
         let (mut sim, id) = fresh_related_unit(&charm);
         let exec_env = sim.exec_environment("hooks/config-changed").unwrap();
         let charm_dir = sim.charm().dir.clone();
+        let store = StateFile::open(&sim.dir().join("state.json"));
+        let scanner = sim.secret_scanner().clone();
         // Either run may start first, by up to 100 ms.
         let delay = Duration::from_micros(rng.below(100_000));
         let (exec_delay, hook_delay) = if round % 2 == 0 {
@@ -1908,8 +1943,8 @@ fn concurrent_dispatch_runs_are_serialised_by_the_lock() {
         let (hook, exec_out) = std::thread::scope(|scope| {
             let exec = scope.spawn(|| {
                 std::thread::sleep(exec_delay);
-                let child = exec_dispatch(&charm_dir, &exec_env);
-                wait_bounded(child, Duration::from_secs(90), &what).0
+                let exec = exec_dispatch(&charm_dir, &exec_env, &store);
+                finish_exec(exec, &scanner, &store, Duration::from_secs(90), &what).0
             });
             std::thread::sleep(hook_delay);
             let hook = sim.fire("install").unwrap();

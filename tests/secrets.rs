@@ -27,7 +27,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::json;
 use tmate_tests::keys_support::require_tool;
-use tmate_tests::sim::secrets::SecretScanner;
+use tmate_tests::sim::secrets::{HandRun, SecretScanner};
 use tmate_tests::sim::{Error, NetworkInfo, ProxySettings, Sim, packed_charm_path};
 
 const TOOL: &str = env!("CARGO_BIN_EXE_juju-sim-tool");
@@ -518,6 +518,73 @@ fn planted_leak_through_every_channel_fails_the_hook() {
         "planted leaks: {} channels x {} encodings reported",
         CHANNELS.len(),
         cases.len()
+    );
+}
+
+/// Runs the leaky charm's `install` by hand, as `juju exec` would (outside the simulator's
+/// hook runner), and returns the findings of its [`HandRun`] scan.
+fn hand_run_leak_through(keys: &TestKeys, channel: &str, leak: &[u8]) -> Vec<String> {
+    let (_dir, sim) = leaky_unit(keys, channel, leak);
+    let env = sim.exec_environment("hooks/install").unwrap();
+    let before = HandRun::before(&sim.state().unwrap());
+    let charm_dir = &sim.charm().dir;
+    let out = Command::new(charm_dir.join("dispatch"))
+        .current_dir(charm_dir)
+        .env_clear()
+        .envs(env)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{channel}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The simulator's scanner has seen no hook, so knows no key: the scan learns the keys
+    // under the root itself.
+    assert_eq!(sim.secret_scanner().key_count(), 0);
+    before.scan(
+        sim.secret_scanner(),
+        &sim.state().unwrap(),
+        &out.stdout,
+        &out.stderr,
+    )
+}
+
+/// `faults` and `bad_input` start `dispatch` by hand; their scan catches a leak through each
+/// channel such a run has, and stays quiet on public data.
+#[test]
+fn planted_leak_from_a_hand_started_dispatch_is_reported() {
+    let keys = test_keys();
+    let pem = read(&keys.ed25519);
+    let (seed, _) = ed25519_seed(&pem);
+    let mut public = public_texts(&keys.ed25519);
+    public.extend(public_texts(&keys.rsa));
+    let public = public.join("\n");
+    let channels = [
+        "stdout",
+        "stderr",
+        "juju-log",
+        "status",
+        "state",
+        "unit-file",
+        "daemon-json",
+    ];
+    for channel in channels {
+        let findings = hand_run_leak_through(&keys, channel, hex(&seed).as_bytes());
+        assert!(
+            findings.iter().any(|f| f.contains("ed25519 seed")),
+            "{channel}: not reported: {findings:?}"
+        );
+        assert_eq!(
+            hand_run_leak_through(&keys, channel, public.as_bytes()),
+            Vec::<String>::new(),
+            "{channel}: public data reported"
+        );
+    }
+    println!(
+        "hand-started dispatch: planted leaks through {} channels reported",
+        channels.len()
     );
 }
 

@@ -470,6 +470,54 @@ pub fn scan_hook(
     findings
 }
 
+/// A run of `dispatch` started outside the simulator's hook runner (a `juju exec`, or a test
+/// giving it an environment of its own), scanned as [`scan_hook`] scans a hook: take
+/// [`HandRun::before`] just before starting it and [`HandRun::scan`] once it has exited.
+#[derive(Debug, Clone)]
+pub struct HandRun {
+    calls_before: usize,
+    host_before: usize,
+    files_before: HashMap<PathBuf, Vec<u8>>,
+}
+
+impl HandRun {
+    /// Notes how many hook tool calls and host commands the model holds and what the files
+    /// under the host root contain, before the run.
+    #[must_use]
+    pub fn before(st: &ModelState) -> Self {
+        Self {
+            calls_before: st.calls.len(),
+            host_before: st.host.commands.len(),
+            files_before: files_under(&st.root),
+        }
+    }
+
+    /// Scans what the run emitted: its `stdout` and `stderr`, every hook tool call and host
+    /// command recorded since [`HandRun::before`], the relation bags and charm state, and every
+    /// file it created or changed, for the keys `scanner` knows plus any the run itself
+    /// created under the host root. Returns one finding per place (empty: nothing leaked).
+    #[must_use]
+    pub fn scan(
+        &self,
+        scanner: &SecretScanner,
+        st: &ModelState,
+        stdout: &[u8],
+        stderr: &[u8],
+    ) -> Vec<String> {
+        let mut scanner = scanner.clone();
+        scanner.learn_keys_under(&st.root);
+        scan_hook(
+            &scanner,
+            st,
+            st.calls.get(self.calls_before..).unwrap_or_default(),
+            st.host.commands.get(self.host_before..).unwrap_or_default(),
+            None,
+            (stdout, stderr),
+            &self.files_before,
+        )
+    }
+}
+
 /// Whether `path` (relative to the host root) is one of the charm's private key files or a
 /// temporary file of one: those hold key material by design.
 #[must_use]
