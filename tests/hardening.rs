@@ -5,7 +5,9 @@
 //!
 //! - `verify` accepts it (default port and a privileged port);
 //! - `security --offline=yes` rates it, next to the Python charm's unit, and both exposure
-//!   levels are printed;
+//!   levels are printed. Measured with systemd 252 (Debian 12): the charm's unit 0.4 SAFE (held
+//!   at 1.0 or below), the Python charm's unit 9.2 UNSAFE (pinned, so the baseline the
+//!   comparison quotes cannot drift unnoticed);
 //! - every hardening setting is ablated one at a time: each one either lowers the exposure or
 //!   is on a short list of settings the score cannot see (each with its reason), and the
 //!   checks that still fail are exactly the ones the Docker client needs (see the charm's
@@ -49,6 +51,10 @@ ExecStart=/usr/bin/docker run --name 3f9a1c --user root --net=host --cap-add SYS
 [Install]
 WantedBy=multi-user.target
 ";
+
+/// `systemd-analyze security --offline=yes` exposure of [`PYTHON_CHARM_UNIT`] (issue #6: "the
+/// Python charm's unit scores 9.2 UNSAFE").
+const PYTHON_CHARM_EXPOSURE: f64 = 9.2;
 
 /// Directives of the charm's unit that `systemd-analyze security` does not score (or that
 /// another directive already implies), with the reason each stays.
@@ -268,7 +274,11 @@ fn exposure_of_the_charm_unit_and_of_the_python_charm_unit() {
         "systemd-analyze security --offline=yes: python charm unit {:.1} {}, rust charm unit {:.1} {}",
         python.exposure, python.rating, ours.exposure, ours.rating
     );
-    assert!(python.exposure >= 9.0, "{}", python.exposure);
+    assert!(
+        (python.exposure - PYTHON_CHARM_EXPOSURE).abs() <= 0.05,
+        "the Python charm's unit scores {}, not {PYTHON_CHARM_EXPOSURE}",
+        python.exposure
+    );
     assert!(ours.exposure <= 1.0, "{}", ours.exposure);
     let accepted: BTreeSet<String> = ACCEPTED_FAILURES.iter().map(|s| (*s).to_owned()).collect();
     assert_eq!(
