@@ -545,6 +545,34 @@ fn upgrade_from_python_charm_keeps_fingerprints_and_removes_legacy_containers() 
 
     let runs = sim.upgrade(None).unwrap();
     assert!(runs.iter().all(|r| r.succeeded()), "{:#?}", runs.last());
+    // upgrade-charm stops the Python charm's unit (its container stays, exited: no `--rm`),
+    // removes its containers, and only then starts ours: the old --net=host server would
+    // otherwise hold the port.
+    let calls: Vec<&[String]> = runs[0]
+        .host_calls
+        .iter()
+        .map(|c| c.argv.as_slice())
+        .collect();
+    let at = |argv: &[&str]| {
+        calls
+            .iter()
+            .position(|c| *c == argv)
+            .unwrap_or_else(|| panic!("{argv:?} not run: {calls:#?}"))
+    };
+    let stop = at(&["systemctl", "stop", TMATE_UNIT]);
+    let rm_running = at(&["docker", "rm", "--force", "3f9a1c"]);
+    let rm_exited = at(&["docker", "rm", "--force", "b81d07"]);
+    let restart = at(&["systemctl", "restart", TMATE_UNIT]);
+    assert!(
+        stop < rm_running && rm_running < restart && rm_exited < restart,
+        "{calls:#?}"
+    );
+    assert!(
+        !calls[..stop]
+            .iter()
+            .any(|c| c.starts_with(&["docker".to_owned(), "rm".to_owned()])),
+        "a container is removed only once its unit is stopped: {calls:#?}"
+    );
     let entry = sim.published(id).unwrap().unwrap();
     assert_eq!(
         (entry.rsa_fingerprint, entry.ed25519_fingerprint),

@@ -16,7 +16,7 @@ use sha2::{Digest as _, Sha256};
 use crate::config::{CharmConfig, ConfigError, Proxies, ProxyError};
 use crate::context::{Event, JujuContext, RelationEvent};
 use crate::error::{Error, chain, service_down_status};
-use crate::host::{ActiveState, Fingerprints, Host, Systemctl};
+use crate::host::{ActiveState, Container, Fingerprints, Host, Systemctl};
 use crate::juju::{Databag, HookTools, LogLevel, Status, StatusKind};
 use crate::names::{
     ADDRESS_BINDING, CONTAINER_NAME, DEBUG_SSH_ENDPOINT, DOCKER_DAEMON_JSON, DOCKER_PACKAGE,
@@ -383,6 +383,11 @@ fn converge(
     let recorded = started_matches(state.started.as_deref(), &unit, &keys);
     let started = started_digest(&unit, &keys);
     let unit_changed = host.read_file(SERVICE_PATH)?.as_deref() != Some(unit.as_str());
+    let mut active = host.is_active(SERVICE)?;
+    let restart = unit_changed || keys_changed || !recorded || active != ActiveState::Active;
+    // Before the unit file changes and our container starts: the Python charm's server would
+    // still hold the port.
+    remove_legacy_containers(juju, host, restart, &mut active)?;
     if unit_changed {
         host.write_file(SERVICE_PATH, &unit, CONFIG_FILE_MODE)?;
         log(juju, &format!("wrote {SERVICE_PATH}"))?;
@@ -393,9 +398,8 @@ fn converge(
     if !host.is_enabled(SERVICE)? {
         host.systemctl(Systemctl::Enable, SERVICE)?;
     }
-    let mut active = host.is_active(SERVICE)?;
     let mut start_failure = None;
-    if unit_changed || keys_changed || !recorded || active != ActiveState::Active {
+    if restart {
         if active == ActiveState::Failed {
             // systemd gave up (start limit); allow it to try again.
             host.systemctl(Systemctl::ResetFailed, SERVICE)?;
@@ -411,7 +415,6 @@ fn converge(
     }
     let started = start_failure.is_none().then_some(started);
 
-    remove_legacy_containers(juju, host)?;
     ensure_port(juju, config.port)?;
     let published = Databag::from([
         (RELATION_HOST.to_owned(), address.to_string()),
@@ -520,19 +523,50 @@ fn ensure_keys(juju: &impl HookTools, host: &impl Host) -> Result<(Fingerprints,
     Ok((report.fingerprints, changed))
 }
 
-/// Removes the Python charm's containers (random names, any state) and nothing else.
-fn remove_legacy_containers(juju: &impl HookTools, host: &impl Host) -> Result<(), Error> {
-    for container in host.docker_ps()? {
-        if container.name != CONTAINER_NAME && container.image.starts_with(LEGACY_IMAGE_PREFIX) {
-            host.docker_rm(&container.name)?;
-            log(
-                juju,
-                &format!(
-                    "removed legacy container {} ({})",
-                    container.name, container.state
-                ),
-            )?;
-        }
+/// The Python charm's containers: random names, its image, any state (never ours, nor another
+/// image's).
+fn legacy_containers(host: &impl Host) -> Result<Vec<Container>, Error> {
+    Ok(host
+        .docker_ps()?
+        .into_iter()
+        .filter(|c| c.name != CONTAINER_NAME && c.image.starts_with(LEGACY_IMAGE_PREFIX))
+        .collect())
+}
+
+/// Removes the Python charm's containers, before our container starts: its server runs with
+/// `--net=host` and would hold the port.
+///
+/// A running one is the Python charm's unit at work (the same unit name as ours). When the
+/// service is about to be restarted anyway (`restart`) it is stopped first, from its old
+/// definition: removing the container under a running unit would only make systemd restart
+/// it, or fail it. `active` is updated to what the stop left.
+fn remove_legacy_containers(
+    juju: &impl HookTools,
+    host: &impl Host,
+    restart: bool,
+    active: &mut ActiveState,
+) -> Result<(), Error> {
+    let mut legacy = legacy_containers(host)?;
+    let serving = matches!(active, ActiveState::Active | ActiveState::Activating);
+    if restart && serving && legacy.iter().any(|c| c.state == "running") {
+        host.systemctl(Systemctl::Stop, SERVICE)?;
+        log(
+            juju,
+            &format!("stopped {SERVICE} (was {active}), which ran the legacy charm's container"),
+        )?;
+        *active = host.is_active(SERVICE)?;
+        // Stopping it may have removed its container (`docker run --rm`).
+        legacy = legacy_containers(host)?;
+    }
+    for container in legacy {
+        host.docker_rm(&container.name)?;
+        log(
+            juju,
+            &format!(
+                "removed legacy container {} ({})",
+                container.name, container.state
+            ),
+        )?;
     }
     Ok(())
 }
@@ -1338,20 +1372,24 @@ mod tests {
             LEGACY_RSA_PUB,
             "source untouched"
         );
+        // The old unit is stopped and its containers removed before ours starts: its
+        // --net=host server would hold the port.
         let changes = host.changes();
-        let restart = changes
+        let from_stop = changes
             .iter()
-            .position(|c| c == "systemctl restart tmate-ssh-server.service")
+            .position(|c| c == "systemctl stop tmate-ssh-server.service")
             .unwrap();
-        let rm1 = changes
-            .iter()
-            .position(|c| c == "docker rm --force tmate-x1")
-            .unwrap();
-        assert!(
-            restart < rm1,
-            "the old unit's container is removed after the rewrite+restart: {changes:?}"
+        assert_eq!(
+            changes[from_stop..],
+            [
+                "systemctl stop tmate-ssh-server.service",
+                "docker rm --force tmate-x1",
+                "docker rm --force old_one",
+                "write /etc/systemd/system/tmate-ssh-server.service 644",
+                "systemctl daemon-reload",
+                "systemctl restart tmate-ssh-server.service",
+            ]
         );
-        assert!(changes.contains(&"docker rm --force old_one".to_owned()));
         assert!(!changes.iter().any(|c| c.contains("unrelated")));
         assert!(!changes.iter().any(|c| c.starts_with("apt-get")));
         let logs = juju.model.borrow().logs.clone();
@@ -1359,6 +1397,30 @@ mod tests {
             logs.iter()
                 .any(|(_, l)| l == "adopted the rsa and ed25519 host keys of /home/ubuntu/keys")
         );
+    }
+
+    #[test]
+    fn a_stray_legacy_container_is_removed_without_stopping_a_healthy_service() {
+        let (juju, host) = deployed();
+        host.machine.borrow_mut().containers = vec![
+            Container {
+                name: "tmate-ssh-server".into(),
+                image: "ghcr.io/canonical/tmate-ssh-server:0.1.1".into(),
+                state: "running".into(),
+            },
+            Container {
+                name: "tmate-x1".into(),
+                image: "ghcr.io/canonical/tmate-ssh-server:0.1.0".into(),
+                state: "running".into(),
+            },
+        ];
+        run(&juju, &host, Event::ConfigChanged);
+        assert_eq!(
+            host.changes(),
+            ["docker rm --force tmate-x1"],
+            "our server keeps its sessions"
+        );
+        assert_eq!(juju.status(), status(StatusKind::Active, ""));
     }
 
     #[test]

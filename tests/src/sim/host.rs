@@ -215,6 +215,28 @@ fn container_of(unit_file: &str) -> (String, String) {
     (name, image)
 }
 
+/// Whether the ExecStart line runs `docker run --rm` (the container goes when it stops).
+fn removed_on_exit(unit_file: &str) -> bool {
+    unit_file
+        .lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .is_some_and(|exec| exec.split_whitespace().any(|w| w == "--rm"))
+}
+
+/// The container of a stopped service instance: gone with `--rm`, otherwise left `exited`
+/// (as the Python charm's `docker run` without `--rm` leaves it).
+fn stop_container(containers: &mut Vec<Container>, unit_file: &str) {
+    let (name, _) = container_of(unit_file);
+    if removed_on_exit(unit_file) {
+        containers.retain(|c| c.name != name);
+    } else {
+        for c in containers.iter_mut().filter(|c| c.name == name) {
+            c.state = "exited".to_owned();
+        }
+    }
+}
+
 fn systemctl(st: &mut ModelState, root: &Path, args: &[&str]) -> Out {
     let docker_installed = st.host.packages.contains(DOCKER_PACKAGE);
     match args {
@@ -340,8 +362,7 @@ fn tmate_unit(
             let was_running = unit.running.take();
             unit.active = "inactive".to_owned();
             if let Some(content) = was_running {
-                let (name, _) = container_of(&content);
-                st.host.containers.retain(|c| c.name != name);
+                stop_container(&mut st.host.containers, &content);
             }
             ok("")
         }
@@ -358,8 +379,7 @@ fn tmate_unit(
             let (name, image) = container_of(&loaded);
             // ExecStop of the old instance, ExecStartPre `docker rm --force NAME`, then run.
             if let Some(old) = unit.running.take() {
-                let (old_name, _) = container_of(&old);
-                st.host.containers.retain(|c| c.name != old_name);
+                stop_container(&mut st.host.containers, &old);
             }
             if !docker_installed {
                 unit.active = "failed".to_owned();
@@ -515,6 +535,31 @@ mod tests {
         assert_eq!((code, out.as_str()), (3, "inactive\n"));
         assert!(st.host.containers.is_empty());
         assert!(st.findings.is_empty(), "{:?}", st.findings);
+    }
+
+    #[test]
+    fn stopping_a_container_without_rm_leaves_it_exited() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = ModelState {
+            root: dir.path().to_owned(),
+            ..Default::default()
+        };
+        st.host.packages.insert(DOCKER_PACKAGE.to_owned());
+        let legacy = UNIT.replace("run --rm --name tmate-ssh-server", "run --name 3f9a1c");
+        std::fs::create_dir_all(dir.path().join("etc/systemd/system")).unwrap();
+        std::fs::write(dir.path().join(UNIT_FILE), &legacy).unwrap();
+        assert_eq!(call(&mut st, &["systemctl", "daemon-reload"]).0, 0);
+        assert_eq!(call(&mut st, &["systemctl", "restart", TMATE_UNIT]).0, 0);
+        assert_eq!(call(&mut st, &["systemctl", "stop", TMATE_UNIT]).0, 0);
+        assert_eq!(
+            st.host.containers,
+            [Container {
+                name: "3f9a1c".into(),
+                image: "IMG:1".into(),
+                state: "exited".into()
+            }]
+        );
+        assert!(!removed_on_exit(&legacy) && removed_on_exit(UNIT));
     }
 
     #[test]
