@@ -816,6 +816,70 @@ fn remove_stops_service_and_keeps_keys() {
     );
 }
 
+/// Teardown in JUJU.md's order: `stop`, `update-status` ticks, the relation's `-departed` and
+/// `-broken`, then `remove`. After `stop` no hook brings the server back: no restart, no unit
+/// file, no enable, no port opened, no relation data written; the keys stay.
+#[test]
+fn remove_stop_first_tears_down_and_nothing_restarts_after_stop() {
+    let mut sim = deployed();
+    let (id, _) = sim
+        .relate("debug-ssh", "github-runner", &["github-runner/0"])
+        .unwrap();
+    let keys = snapshot_files(&sim.root().join(KEYS));
+    assert_eq!(keys.len(), 4);
+    let starts = sim.state().unwrap().host.units[TMATE_UNIT].starts;
+
+    let runs = sim.remove_stop_first(2).unwrap();
+    assert!(runs.iter().all(|r| r.succeeded()), "{:#?}", runs.last());
+    let hooks: Vec<&str> = runs.iter().map(|r| r.dispatch_path.as_str()).collect();
+    assert_eq!(
+        hooks,
+        [
+            "hooks/stop",
+            "hooks/update-status",
+            "hooks/update-status",
+            "hooks/debug-ssh-relation-departed",
+            "hooks/debug-ssh-relation-broken",
+            "hooks/remove",
+        ]
+    );
+    for run in &runs[1..] {
+        let starting = run.host_calls.iter().find(|c| {
+            c.argv[0] == "systemctl"
+                && ["restart", "enable", "daemon-reload", "reset-failed"]
+                    .contains(&c.argv[1].as_str())
+        });
+        assert!(starting.is_none(), "{}: {starting:?}", run.dispatch_path);
+        let written = run
+            .calls
+            .iter()
+            .find(|c| ["open-port", "relation-set", "status-set"].contains(&c.tool.as_str()));
+        assert!(written.is_none(), "{}: {written:?}", run.dispatch_path);
+    }
+    let st = sim.state().unwrap();
+    assert!(!sim.root().join(UNIT_FILE).exists());
+    let service = &st.host.units[TMATE_UNIT];
+    assert_eq!(service.active, "inactive");
+    assert!(!service.enabled);
+    assert_eq!(service.starts, starts, "nothing restarted after stop");
+    assert!(st.host.containers.is_empty(), "{:?}", st.host.containers);
+    assert!(!st.relations.contains_key(&id));
+    assert!(
+        st.logs
+            .iter()
+            .any(|l| l.hook == "hooks/debug-ssh-relation-broken"
+                && l.message
+                    .ends_with("the unit is stopping; the workload is left alone")),
+        "{:?}",
+        st.logs
+    );
+    assert_eq!(
+        snapshot_files(&sim.root().join(KEYS)),
+        keys,
+        "host keys are kept"
+    );
+}
+
 #[test]
 fn rerunning_any_hook_changes_nothing() {
     let mut sim = deployed();

@@ -79,6 +79,13 @@ pub(crate) struct Applied {
 
 /// Charm state key holding [`started_digest`] of the last successful (re)start of the service.
 const STATE_STARTED: &str = "started";
+/// Charm state key set (to `true`) by `stop`: the unit is being torn down.
+///
+/// JUJU.md section 1 lists teardown as `stop`, relation `-broken`, `remove`, and `update-status`
+/// keeps ticking meanwhile: without the record those hooks would reconcile, rewriting the unit
+/// file and restarting the server that `stop` just removed. `start`, `install` and
+/// `upgrade-charm` clear it (the unit is coming back, e.g. `start` after a reboot).
+const STATE_STOPPING: &str = "stopping";
 
 /// SHA-256, hex, of `tag` and `fields`, each length-prefixed (a missing field is a `0` byte, a
 /// present one `1` then its length and bytes), so no two inputs share an encoding.
@@ -163,6 +170,8 @@ pub(crate) struct State {
     /// [`started_digest`] of the last successful (re)start (`state-get`); kept while the unit
     /// is blocked, so fixing a bad config does not restart a service that runs fine.
     pub(crate) started: Option<String>,
+    /// `stop` ran and no `start`, `install` or `upgrade-charm` since ([`STATE_STOPPING`]).
+    pub(crate) stopping: bool,
 }
 
 impl State {
@@ -185,6 +194,7 @@ impl State {
             .get(STATE_STARTED)
             .filter(|digest| !digest.is_empty())
             .cloned();
+        let stopping = stored.get(STATE_STOPPING).is_some_and(|v| !v.is_empty());
         let address = match config.as_ref().ok().and_then(|c| c.external_address) {
             Some(external) => Some(external),
             None => bind_address(juju)?,
@@ -195,6 +205,7 @@ impl State {
             address,
             applied,
             started,
+            stopping,
         })
     }
 }
@@ -282,6 +293,20 @@ pub(crate) fn reconcile(
     host: &impl Host,
 ) -> Result<(), Error> {
     let state = State::gather(ctx, juju)?;
+    let revives = matches!(
+        ctx.event,
+        Event::Start | Event::Install | Event::UpgradeCharm
+    );
+    if state.stopping && !revives {
+        log(
+            juju,
+            &format!(
+                "{}: the unit is stopping; the workload is left alone",
+                ctx.event
+            ),
+        )?;
+        return Ok(());
+    }
     if ctx.event == Event::UpdateStatus && is_converged(&state, host)? {
         return Ok(());
     }
@@ -310,6 +335,10 @@ pub(crate) fn reconcile(
             STATE_STARTED.to_owned(),
             outcome.started.unwrap_or_default(),
         );
+    }
+    if state.stopping {
+        // An empty value deletes the key.
+        records.insert(STATE_STOPPING.to_owned(), String::new());
     }
     if !records.is_empty() {
         juju.state_set(&records)?;
@@ -624,6 +653,10 @@ fn teardown(ctx: &JujuContext, juju: &impl HookTools, host: &impl Host) -> Resul
         }
     }
     if ctx.event == Event::Stop {
+        juju.state_set(&BTreeMap::from([(
+            STATE_STOPPING.to_owned(),
+            "true".to_owned(),
+        )]))?;
         juju.status_set(&Status::new(
             StatusKind::Maintenance,
             format!("stopped; host keys kept in {KEYS_DIR}"),
@@ -1568,6 +1601,68 @@ mod tests {
             host.file("/var/lib/tmate-ssh-server/keys/ssh_host_ed25519_key.pub")
                 .is_some()
         );
+    }
+
+    /// JUJU.md's teardown order: `stop`, then relation hooks and `update-status` ticks, then
+    /// `remove`. Nothing between `stop` and `remove` brings the server back.
+    #[test]
+    fn after_stop_later_hooks_leave_the_workload_alone_until_start() {
+        let (juju, host) = deployed();
+        add_relation(&juju, "debug-ssh:1");
+        run(&juju, &host, Event::DebugSsh(RelationEvent::Joined));
+        run(&juju, &host, Event::Stop);
+        assert_eq!(juju.model.borrow().state[STATE_STOPPING], "true");
+        assert_eq!(host.file(SERVICE_PATH), None);
+        host.reset_record();
+        juju.reset_record();
+
+        let mut broken = ctx(Event::DebugSsh(RelationEvent::Broken));
+        broken.relation_id = Some("debug-ssh:1".into());
+        for context in [
+            ctx(Event::UpdateStatus),
+            ctx(Event::DebugSsh(RelationEvent::Departed)),
+            broken,
+            ctx(Event::ConfigChanged),
+            ctx(Event::LeaderElected),
+            ctx(Event::UpdateStatus),
+        ] {
+            dispatch(&context, &juju, &host).unwrap();
+        }
+        assert_eq!(
+            host.changes(),
+            Vec::<String>::new(),
+            "no unit file, no restart"
+        );
+        let calls = juju.calls();
+        assert!(
+            calls.iter().all(|c| ![
+                "open-port",
+                "close-port",
+                "relation-set",
+                "status-set",
+                "state-set"
+            ]
+            .contains(&c.as_str())),
+            "{calls:?}"
+        );
+        let logs = juju.model.borrow().logs.clone();
+        assert!(
+            logs.iter().any(|(level, line)| *level == LogLevel::Info
+                && line == "debug-ssh-relation-broken: the unit is stopping; the workload is left alone"),
+            "{logs:?}"
+        );
+        run(&juju, &host, Event::Remove);
+        assert_eq!(host.changes(), Vec::<String>::new());
+
+        // `start` (e.g. after a reboot) brings the unit back and clears the record.
+        run(&juju, &host, Event::Start);
+        assert_eq!(juju.status(), status(StatusKind::Active, ""));
+        assert!(host.file(SERVICE_PATH).is_some());
+        assert!(
+            host.changes()
+                .contains(&"systemctl restart tmate-ssh-server.service".to_owned())
+        );
+        assert!(!juju.model.borrow().state.contains_key(STATE_STOPPING));
     }
 
     #[test]

@@ -267,7 +267,15 @@ impl HookTools for FakeJuju {
 
     fn state_set(&self, values: &BTreeMap<String, String>) -> ToolResult<()> {
         self.call("state-set")?;
-        self.model.borrow_mut().state.extend(values.clone());
+        let mut m = self.model.borrow_mut();
+        for (key, value) in values {
+            // As Juju's state-set: an empty value deletes the key.
+            if value.is_empty() {
+                m.state.remove(key);
+            } else {
+                m.state.insert(key.clone(), value.clone());
+            }
+        }
         Ok(())
     }
 }

@@ -14,8 +14,8 @@
 //!   hook exits 0; `status-set`, `juju-log`, `action-set`/`action-fail` are immediate.
 //! - Drivers emit Juju's sequences ([`Sim::deploy`], [`Sim::relate`], [`Sim::depart`],
 //!   [`Sim::unrelate`], [`Sim::update_status`], [`Sim::set_network`], [`Sim::set_config`],
-//!   [`Sim::upgrade`], [`Sim::run_action`], [`Sim::remove`]); a failed hook leaves the unit
-//!   in error until [`Sim::resolve`].
+//!   [`Sim::upgrade`], [`Sim::run_action`], [`Sim::remove`], [`Sim::remove_stop_first`]); a
+//!   failed hook leaves the unit in error until [`Sim::resolve`].
 //! - After every hook the published `debug-ssh` data is validated as the consumers do
 //!   ([`consumer`]), and everything leaving the unit is scanned for the private keys found
 //!   under the host root, in any common encoding ([`secrets`]); any problem (or contract

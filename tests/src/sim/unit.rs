@@ -796,7 +796,8 @@ impl Sim {
     }
 
     /// Removes the unit: every relation departs and breaks, then `stop`, then `remove`
-    /// (the uniter leaves relation scopes before it stops).
+    /// (the uniter leaves relation scopes before it stops). JUJU.md section 1 gives the
+    /// other order; [`Sim::remove_stop_first`] drives that one.
     ///
     /// # Errors
     ///
@@ -808,6 +809,29 @@ impl Sim {
             runs.extend(self.unrelate(id)?);
         }
         self.enqueue(Event::Hook("stop".into()));
+        self.enqueue(Event::Hook("remove".into()));
+        runs.extend(self.run_queue()?);
+        Ok(runs)
+    }
+
+    /// Removes the unit in the order JUJU.md section 1 gives: `stop`, then
+    /// `update_status_ticks` `update-status` hooks (the timer keeps firing while the unit
+    /// dies), then every relation departs and breaks, then `remove`. A charm must be correct
+    /// in this order as well as in [`Sim::remove`]'s.
+    ///
+    /// # Errors
+    ///
+    /// See [`Sim::run_queue`].
+    pub fn remove_stop_first(&mut self, update_status_ticks: u32) -> Result<Vec<HookRun>> {
+        self.enqueue(Event::Hook("stop".into()));
+        for _ in 0..update_status_ticks {
+            self.enqueue(Event::Hook("update-status".into()));
+        }
+        let mut runs = self.run_queue()?;
+        let ids: Vec<u32> = self.state()?.relations.keys().copied().collect();
+        for id in ids {
+            runs.extend(self.unrelate(id)?);
+        }
         self.enqueue(Event::Hook("remove".into()));
         runs.extend(self.run_queue()?);
         Ok(runs)
