@@ -165,11 +165,17 @@ fn deploy_converges_to_active_serving_unit() {
     }
     let st = sim.state().unwrap();
     assert!(st.host.packages.contains("docker.io"));
-    // No model proxy: docker's daemon.json carries no proxies.
-    if let Ok(text) = std::fs::read_to_string(sim.root().join(DAEMON_JSON)) {
-        let v: Value = serde_json::from_str(&text).unwrap();
-        assert!(v.get("proxies").is_none(), "{v}");
-    }
+    // No model proxy and no daemon.json before: the charm has nothing to tell Docker and
+    // writes no file (render_daemon_json leaves an absent file absent).
+    assert!(
+        !sim.root().join(DAEMON_JSON).exists(),
+        "daemon.json written without proxies:\n{}",
+        std::fs::read_to_string(sim.root().join(DAEMON_JSON)).unwrap_or_default()
+    );
+    assert_eq!(
+        st.host.docker_restarts, 0,
+        "docker is not restarted for proxy settings"
+    );
     for name in ["ssh_host_rsa_key", "ssh_host_ed25519_key"] {
         let mode = std::fs::metadata(sim.root().join(KEYS).join(name))
             .unwrap()
