@@ -603,53 +603,6 @@ fn upgrade_from_python_charm_keeps_fingerprints_and_removes_legacy_containers() 
     assert_eq!(names, ["unrelated", "tmate-ssh-server"]);
 }
 
-/// `juju refresh` from the build before the SHA-256 digests: its `applied` record holds the
-/// proxy digest as a number (unreadable now: one full reconcile) and its `started` record is
-/// std's `DefaultHasher` digest of the unit file and fingerprints. The server keeps running
-/// (no reload, no restart, so no session is dropped) and both records are rewritten.
-#[test]
-fn refresh_from_the_build_before_sha256_digests_restarts_nothing() {
-    use std::hash::{Hash, Hasher};
-    let mut sim = deployed();
-    let unit_file = read(&sim, UNIT_FILE);
-    let (rsa, ed) = key_fingerprints(&sim, KEYS);
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (unit_file.as_str(), rsa.as_str(), ed.as_str()).hash(&mut hasher);
-    let legacy_started = format!("{:016x}", hasher.finish());
-    let legacy_applied = json!({
-        "host": ADDRESS, "port": 10022, "image": IMAGE,
-        "rsa_fingerprint": rsa, "ed25519_fingerprint": ed,
-        "proxies": 17_212_532_098_443_851_213_u64,
-    })
-    .to_string();
-    sim.arrange(|st| {
-        st.charm_state
-            .insert("applied".into(), legacy_applied.clone());
-        st.charm_state
-            .insert("started".into(), legacy_started.clone());
-    })
-    .unwrap();
-    let before = sim.state().unwrap();
-
-    let runs = sim.upgrade(None).unwrap();
-    assert!(runs.iter().all(|r| r.succeeded()), "{:#?}", runs.last());
-    let after = sim.state().unwrap();
-    assert_eq!(after.host.units, before.host.units, "no reload, no restart");
-    assert_eq!(after.host.daemon_reloads, before.host.daemon_reloads);
-    assert_serves(&sim, ADDRESS, 10022);
-    let started = &after.charm_state["started"];
-    assert!(
-        started.len() == 64 && started.bytes().all(|b| b.is_ascii_hexdigit()),
-        "{started:?}"
-    );
-    let applied: Value = serde_json::from_str(&after.charm_state["applied"]).unwrap();
-    assert!(applied["proxies"].is_string(), "{applied}");
-
-    // The new records put update-status back on its fast path.
-    let run = sim.update_status().unwrap();
-    assert_eq!(run.calls.len(), 3, "{:?}", run.calls);
-}
-
 /// apt failing fails the hook (issue 4: "apt failure -> non-zero exit, nothing committed, the
 /// retry succeeds"): the chain naming the apt-get command goes to `juju-log`, Juju shows the
 /// unit in error and retries the hook, and until then nothing transactional is committed:

@@ -5,9 +5,7 @@
 //! a fast path: three hook tool calls, three small file reads and one `systemctl is-active`.
 
 use std::collections::BTreeMap;
-use std::collections::hash_map::DefaultHasher;
 use std::fmt::Write as _;
-use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
@@ -124,24 +122,6 @@ fn started_digest(unit: &str, keys: &Fingerprints) -> String {
         "tmate-ssh-server-charm started v1",
         &[Some(unit), Some(&keys.rsa), Some(&keys.ed25519)],
     )
-}
-
-/// The `started` digest of builds before [`started_digest`] (std's `DefaultHasher`, 16 hex
-/// digits). Accepted once, so that refreshing from such a build does not restart a server
-/// that runs the same unit; the reconcile then records the new digest.
-fn legacy_started_digest(unit: &str, keys: &Fingerprints) -> String {
-    let mut hasher = DefaultHasher::new();
-    (unit, &keys.rsa, &keys.ed25519).hash(&mut hasher);
-    format!("{:016x}", hasher.finish())
-}
-
-/// Whether `recorded` says the service was started from `unit` with `keys`.
-fn started_matches(recorded: Option<&str>, unit: &str, keys: &Fingerprints) -> bool {
-    match recorded {
-        Some(recorded) if recorded.len() == 16 => recorded == legacy_started_digest(unit, keys),
-        Some(recorded) => recorded == started_digest(unit, keys),
-        None => false,
-    }
 }
 
 /// Digest of the model's proxy settings.
@@ -409,7 +389,7 @@ fn converge(
     // Whether the service was last started from this unit file with these keys. A run killed
     // after writing the unit file or the keys but before the reload or restart leaves files
     // that look done and a record that does not match: redo both.
-    let recorded = started_matches(state.started.as_deref(), &unit, &keys);
+    let recorded = state.started.as_deref() == Some(started_digest(&unit, &keys).as_str());
     let started = started_digest(&unit, &keys);
     let unit_changed = host.read_file(SERVICE_PATH)?.as_deref() != Some(unit.as_str());
     let mut active = host.is_active(SERVICE)?;
@@ -920,30 +900,26 @@ mod tests {
         );
     }
 
-    /// A unit converged by the previous build: an `applied` record whose `proxies` is a
-    /// number, and a `started` digest from std's `DefaultHasher`. The record does not parse (a
-    /// full reconcile), the legacy digest still matches (no restart: live sessions survive),
-    /// and both are rewritten, so the next update-status takes the fast path.
+    /// A record this build cannot read (e.g. one a future or past format wrote, here a numeric
+    /// `proxies`) is no record: one full reconcile, which restarts nothing when the files and
+    /// the service already match, and rewrites the record, so the next update-status takes
+    /// the fast path.
     #[test]
-    fn records_of_the_previous_build_cost_one_full_reconcile_and_no_restart() {
+    fn an_unreadable_record_costs_one_full_reconcile_and_no_restart() {
         let (juju, host) = deployed();
-        let unit = host.file(SERVICE_PATH).unwrap();
         let keys = public_fingerprints(&host).unwrap().unwrap();
-        let old_applied = format!(
+        let unreadable = format!(
             r#"{{"host":"10.0.0.5","port":10022,"image":"ghcr.io/canonical/tmate-ssh-server:0.1.1","rsa_fingerprint":"{}","ed25519_fingerprint":"{}","proxies":1234567890123456789}}"#,
             keys.rsa, keys.ed25519
         );
         assert!(
-            serde_json::from_str::<Option<Applied>>(&old_applied).is_err(),
-            "the old record must not parse"
+            serde_json::from_str::<Option<Applied>>(&unreadable).is_err(),
+            "the record must not parse"
         );
-        let legacy = legacy_started_digest(&unit, &keys);
-        assert_eq!(legacy.len(), 16);
-        {
-            let mut m = juju.model.borrow_mut();
-            m.state.insert(STATE_APPLIED.into(), old_applied);
-            m.state.insert(STATE_STARTED.into(), legacy);
-        }
+        juju.model
+            .borrow_mut()
+            .state
+            .insert(STATE_APPLIED.into(), unreadable);
 
         run(&juju, &host, Event::UpdateStatus);
         assert_eq!(
@@ -955,23 +931,11 @@ mod tests {
         let m = juju.model.borrow();
         let applied: Option<Applied> = serde_json::from_str(&m.state[STATE_APPLIED]).unwrap();
         assert_eq!(applied.unwrap().proxies, proxy_digest(&Proxies::default()));
-        assert_eq!(m.state[STATE_STARTED], started_digest(&unit, &keys));
         drop(m);
 
         juju.reset_record();
         run(&juju, &host, Event::UpdateStatus);
         assert_eq!(juju.calls(), vec!["config-get", "state-get", "network-get"]);
-
-        // A 16-digit record that is not this unit's digest still restarts.
-        juju.model
-            .borrow_mut()
-            .state
-            .insert(STATE_STARTED.into(), "0123456789abcdef".into());
-        run(&juju, &host, Event::ConfigChanged);
-        assert!(
-            host.changes()
-                .contains(&"systemctl restart tmate-ssh-server.service".to_owned())
-        );
     }
 
     #[test]
