@@ -70,8 +70,7 @@ pub(crate) struct Applied {
     /// Ed25519 fingerprint published.
     pub(crate) ed25519_fingerprint: String,
     /// [`proxy_digest`] of the proxy settings (the URLs may hold credentials, so they are not
-    /// stored). A record of an older build holds a number here: it does not parse, and an
-    /// unreadable record is no record (one full reconcile).
+    /// stored).
     pub(crate) proxies: String,
 }
 
@@ -245,7 +244,6 @@ fn is_converged(state: &State, host: &impl Host) -> Result<bool, Error> {
         host: address,
         port: config.port,
     });
-    // A record in the legacy format sends update-status down the full path, which rewrites it.
     if state.started.as_deref() != Some(started_digest(&unit, &keys).as_str())
         || host.read_file(SERVICE_PATH)?.as_deref() != Some(unit.as_str())
     {
@@ -389,8 +387,8 @@ fn converge(
     // Whether the service was last started from this unit file with these keys. A run killed
     // after writing the unit file or the keys but before the reload or restart leaves files
     // that look done and a record that does not match: redo both.
-    let recorded = state.started.as_deref() == Some(started_digest(&unit, &keys).as_str());
     let started = started_digest(&unit, &keys);
+    let recorded = state.started.as_ref() == Some(&started);
     let unit_changed = host.read_file(SERVICE_PATH)?.as_deref() != Some(unit.as_str());
     let mut active = host.is_active(SERVICE)?;
     let restart = unit_changed || keys_changed || !recorded || active != ActiveState::Active;
@@ -471,8 +469,8 @@ fn ensure_daemon_json(
     let existing = host.read_file(DOCKER_DAEMON_JSON)?;
     match render_daemon_json(existing.as_deref(), proxies).map_err(Error::DaemonJson)? {
         None => {
-            // Content already right, but perhaps readable by all: the Python charm (or an
-            // older build of this one) wrote the same proxies with mode 0644. A file without
+            // Content already right, but perhaps readable by all: the Python charm wrote the
+            // same proxies with mode 0644. A file without
             // proxies holds nothing of ours and is left as the administrator made it.
             let has_proxies =
                 proxies.http.is_some() || proxies.https.is_some() || proxies.no_proxy.is_some();
