@@ -1,5 +1,6 @@
 //! The packed `.charm` as Juju and charmcraft see it: entries, modes, metadata, the glibc
-//! floor of `dispatch`, and `charmcraft analyse`.
+//! floor of `dispatch`, and `charmcraft analyse`; and `charm/charmcraft.yaml` as charmcraft's
+//! own project model loads it.
 //!
 //! Needs `target/charm/tmate-ssh-server.charm` (`cargo xtask charm`), `python3`, `objdump`
 //! (binutils) and `charmcraft` (`pip install charmcraft==4.5.0`): a missing one fails.
@@ -194,4 +195,87 @@ fn charmcraft_analyse_reports_no_error_or_warning() {
         })
         .collect();
     assert!(bad.is_empty(), "charmcraft analyse lint problems: {bad:#?}");
+}
+
+/// Loads `charm/charmcraft.yaml` (with `overrides` merged over its top-level keys) the way
+/// `charmcraft pack` does - its own preprocessing (default parts, metadata.yaml, config.yaml
+/// and actions.yaml folded in) and its project model - and prints the validated project as
+/// JSON, or `rejected: <error>`.
+fn charmcraft_project(overrides: &Value) -> String {
+    const SCRIPT: &str = r#"
+import json, pathlib, sys, yaml
+from charmcraft import preprocess
+from charmcraft.models.project import CharmcraftProject
+charm_dir = pathlib.Path(sys.argv[1])
+data = yaml.safe_load((charm_dir / "charmcraft.yaml").read_text())
+data.update(json.loads(sys.argv[2]))
+preprocess.add_default_parts(data)
+preprocess.add_metadata(charm_dir, data)
+preprocess.add_config(charm_dir, data)
+preprocess.add_actions(charm_dir, data)
+try:
+    project = CharmcraftProject.unmarshal(data)
+except Exception as e:
+    print("rejected:", type(e).__name__, str(e).splitlines()[0])
+    sys.exit(0)
+print(json.dumps(project.marshal()))
+"#;
+    let charm_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../charm");
+    let out = Command::new("python3")
+        .args(["-c", SCRIPT])
+        .arg(&charm_dir)
+        .arg(overrides.to_string())
+        .output()
+        .expect("python3 must be installed (with charmcraft: pip install charmcraft==4.5.0)");
+    assert!(
+        out.status.success(),
+        "python3 with charmcraft failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `charmcraft.yaml` is a project charmcraft accepts: one `.charm` per Ubuntu 22.04 and 24.04
+/// amd64, a `plugin: nil` part that builds the charm binary with cargo (locked) and primes
+/// exactly `dispatch`, with the metadata of `metadata.yaml`.
+#[test]
+fn charmcraft_yaml_is_a_project_charmcraft_accepts() {
+    let out = charmcraft_project(&json!({}));
+    let project: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(project["name"], "tmate-ssh-server");
+    assert_eq!(project["type"], "charm");
+    let platforms: Vec<&String> = project["platforms"].as_object().unwrap().keys().collect();
+    assert_eq!(platforms, ["ubuntu@22.04:amd64", "ubuntu@24.04:amd64"]);
+    let parts = project["parts"].as_object().unwrap();
+    assert_eq!(parts.keys().collect::<Vec<_>>(), ["charm"], "{parts:?}");
+    let part = &parts["charm"];
+    assert_eq!(part["plugin"], "nil");
+    assert_eq!(part["prime"], json!(["dispatch"]));
+    let build = part["override-build"].as_str().unwrap();
+    assert!(
+        build.contains("cargo build --release --locked -p tmate-ssh-server-charm"),
+        "{build}"
+    );
+    assert!(
+        build.contains(r#"install -D -m 0755 "$CRAFT_PART_BUILD/target/release/dispatch" "$CRAFT_PART_INSTALL/dispatch""#),
+        "{build}"
+    );
+}
+
+/// The check above can fail: the same loading rejects a misspelt top-level key, a misspelt
+/// part property, an unknown plugin and a misspelt architecture.
+#[test]
+fn charmcraft_project_loading_rejects_mistakes() {
+    for mistake in [
+        json!({"platfroms": {"ubuntu@22.04:amd64": null}}),
+        json!({"parts": {"charm": {"plugin": "nil", "overide-build": "true"}}}),
+        json!({"parts": {"charm": {"plugin": "nill"}}}),
+        json!({"platforms": {"ubuntu@22.04:amd46": null}}),
+    ] {
+        let out = charmcraft_project(&mistake);
+        assert!(
+            out.starts_with("rejected:"),
+            "{mistake} was accepted: {out}"
+        );
+    }
 }
