@@ -1,4 +1,4 @@
-//! Stateful fakes of the host commands the charm runs (see `CHARM_CONTRACT.md`).
+//! Stateful fakes of the host commands the charm runs (the argv shapes of `charm/src/host.rs`).
 //!
 //! Exactly the argv shapes of the contract are accepted; anything else exits 2 and is
 //! recorded as a finding, so drift between charm and contract is caught. Failures and hangs
