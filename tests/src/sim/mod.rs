@@ -1,7 +1,8 @@
 //! A fake Juju unit agent that runs the packed charm the way Juju runs it.
 //!
 //! The model (ops' state-transition testing, binary-level): a [`ModelState`] in, one event,
-//! a [`ModelState`] out. See JUJU.md section 5 (the Juju contract) and `charm/src/host.rs` (the host commands).
+//! a [`ModelState`] out. See JUJU.md section 5 (the Juju contract) and `charm/src/host.rs`
+//! (the host commands).
 //!
 //! - [`Sim`] holds a unit: an unpacked charm directory, a `bin/` of symlinks to the
 //!   `juju-sim-tool` multi-call binary (every hook tool plus the host fakes `dpkg-query`,
