@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A fuzz campaign: every cargo-fuzz target for DURATION_SECONDS, JOBS targets at a time, with
-# one dated row per target appended to CAMPAIGN.md (executions, libFuzzer coverage, findings).
+# one dated row per target appended to CAMPAIGN.md (seconds run, executions, libFuzzer coverage,
+# findings).
 #
 #   fuzz/campaign.sh DURATION_SECONDS [JOBS]      (JOBS defaults to 2)
 #
@@ -54,9 +55,11 @@ commit=$(git -C .. rev-parse --short HEAD 2>/dev/null || echo unknown)
 started=$(date -u +%Y-%m-%dT%H:%MZ)
 
 # Runs one target for $duration seconds (restarting after a finding); writes
-# logs/<target>.result as "executions cov ft corpus findings".
+# logs/<target>.result as "seconds executions cov ft corpus findings", seconds being the wall
+# time it really ran (less than asked when libFuzzer stopped early).
 run_target() {
   local t=$1
+  local started_at=$SECONDS
   local log=$logs/$t.log
   mkdir -p "corpus/$t" "artifacts/$t"
   : >"$log"
@@ -98,7 +101,7 @@ run_target() {
   corp=$(grep -o 'corp: [0-9]*/[0-9]*[a-zA-Z]*' "$log" | tail -n1 | awk '{print $2}' || true)
   local findings
   findings=$(comm -13 <(echo "$before") <(ls "artifacts/$t" | sort) | grep -v '^$' | tr '\n' ' ' || true)
-  echo "${execs} ${cov:-?} ${ft:-?} ${corp:-?} ${findings:-none}" >"$logs/$t.result"
+  echo "$((SECONDS - started_at)) ${execs} ${cov:-?} ${ft:-?} ${corp:-?} ${findings:-none}" >"$logs/$t.result"
 }
 
 t0=$SECONDS
@@ -120,8 +123,9 @@ if [ ! -f "$report" ]; then
   cat >"$report" <<'EOF'
 # Fuzz campaigns
 
-Rows appended by `fuzz/campaign.sh DURATION_SECONDS [JOBS]` (see the script's header). Each
-target ran for the given seconds of wall time with JOBS targets sharing the machine at a time;
+Rows appended by `fuzz/campaign.sh DURATION_SECONDS [JOBS]` (see the script's header). `seconds`
+is the wall time a target really ran (the duration asked for, unless libFuzzer stopped early),
+with `jobs` targets sharing the machine at a time;
 `executions` sums libFuzzer's `stat::number_of_executed_units` over the run's segments (a run
 restarts after a finding), `cov`/`ft`/`corpus` are the last figures libFuzzer printed (its final
 `DONE` line): `cov` counts covered edges (PCs), `ft` features (edge and counter combinations),
@@ -133,10 +137,10 @@ committed as a regression seed under `seeds/<target>/`.
 EOF
 fi
 for t in "${targets[@]}"; do
-  [ -f "$logs/$t.result" ] || echo "0 ? ? ? run-failed(see-$logs/$t.log)" >"$logs/$t.result"
-  read -r execs cov ft corp findings <"$logs/$t.result"
-  rate=$((execs / duration))
-  row="| $started | $commit | $t | $duration | $jobs | $execs | $rate | $cov | $ft | $corp | $findings |"
+  [ -f "$logs/$t.result" ] || echo "0 0 ? ? ? run-failed(see-$logs/$t.log)" >"$logs/$t.result"
+  read -r seconds execs cov ft corp findings <"$logs/$t.result"
+  rate=$((execs / (seconds > 0 ? seconds : 1)))
+  row="| $started | $commit | $t | $seconds | $jobs | $execs | $rate | $cov | $ft | $corp | $findings |"
   echo "$row" >>"$report"
   echo "$row"
 done
