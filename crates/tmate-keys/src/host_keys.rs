@@ -805,7 +805,7 @@ fn write_pair(private: (&Path, &[u8]), public: (&Path, &[u8])) -> Result<()> {
 fn tighten(path: &Path) -> Result<()> {
     open_nofollow(path)?
         .set_permissions(Permissions::from_mode(PRIVATE_KEY_MODE))
-        .map_err(|e| Error::io(path, "set permissions on", e))
+        .map_err(|e| Error::io(path, "tighten the mode to 0600", e))
 }
 
 /// `fsync` on the parent of a newly created `dir`, so that `dir` itself survives a crash.
