@@ -406,6 +406,84 @@ fn quoted_values_are_read_back_exactly() {
     assert_eq!(server.option("@after"), "ok");
 }
 
+/// Pieces the generated values are made of: every character tmux's config lexer treats
+/// specially (quotes, `$`, `~`, `#`, `;`, `\\`, braces, blanks), words that would be commands
+/// or flags if they escaped their quotes, and plain and non-ASCII text.
+const VALUE_PIECES: &[&str] = &[
+    "'",
+    "\"",
+    "$",
+    "$HOME",
+    "${HOME}",
+    "~",
+    "~/",
+    "#",
+    ";",
+    "\\",
+    "{",
+    "}",
+    " ",
+    "  ",
+    "a",
+    "Zz9",
+    "-g",
+    "--",
+    "set",
+    "set -g @after evil",
+    "é",
+    "✓",
+    "🚀",
+    "=",
+    ":",
+    "/",
+    ".",
+    "%",
+];
+
+/// Injection-proofness judged by the real client, beyond the hand-picked values above: 300
+/// values drawn (reproducibly) from [`VALUE_PIECES`], each rendered into its own option of
+/// one file. tmate reports no error, reads back every value exactly, and the `@after`
+/// option on the last line keeps its value, so no value added a line, a command or an
+/// option.
+#[test]
+fn generated_values_are_read_back_exactly() {
+    const COUNT: usize = 300;
+    // xorshift64*: a fixed seed, so a failure names a value that reproduces.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    let values: Vec<String> = (0..COUNT)
+        .map(|_| {
+            let pieces = 1 + usize::try_from(next() % 6).unwrap();
+            (0..pieces)
+                .map(|_| VALUE_PIECES[usize::try_from(next()).unwrap() % VALUE_PIECES.len()])
+                .collect()
+        })
+        .collect();
+    let mut text = String::new();
+    for (i, value) in values.iter().enumerate() {
+        text.push_str(&tmate_conf::render_option(&format!("@g{i}"), value).unwrap());
+    }
+    text.push_str("set -g @after ok\n");
+    let sandbox = Sandbox::new();
+    let server = sandbox.start("generated.conf", text.as_bytes());
+    assert_eq!(server.error_lines(), Vec::<usize>::new(), "{text}");
+    let wrong: Vec<String> = values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, value)| {
+            let got = server.option(&format!("@g{i}"));
+            (got != *value).then(|| format!("@g{i}: rendered {value:?}, tmate read {got:?}"))
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert_eq!(server.option("@after"), "ok");
+}
+
 /// `conf check` prints every problem as FILE:LINE:COL: message, and exits 1.
 #[test]
 fn check_reports_problems_with_positions() {
