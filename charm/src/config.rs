@@ -231,6 +231,11 @@ impl Proxies {
         })
     }
 
+    /// Whether the model sets no proxy at all.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.http.is_none() && self.https.is_none() && self.no_proxy.is_none()
+    }
+
     /// The proxy environment for child processes (`apt-get`): lower- and upper-case names.
     pub(crate) fn env_vars(&self) -> Vec<(&'static str, &str)> {
         let mut vars = Vec::new();

@@ -472,10 +472,8 @@ fn ensure_daemon_json(
             // Content already right, but perhaps readable by all: the Python charm wrote the
             // same proxies with mode 0644. A file without
             // proxies holds nothing of ours and is left as the administrator made it.
-            let has_proxies =
-                proxies.http.is_some() || proxies.https.is_some() || proxies.no_proxy.is_some();
             if existing.is_some()
-                && has_proxies
+                && !proxies.is_empty()
                 && let Some(old) = host.restrict_mode(DOCKER_DAEMON_JSON, DAEMON_JSON_MODE)?
             {
                 log(
